@@ -1,0 +1,3 @@
+from ourvidz_cli.cli import main
+
+main()

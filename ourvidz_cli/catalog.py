@@ -1,0 +1,410 @@
+"""The job catalog (models.toml): models, buckets, prompt templates and job types as frozen data.
+
+Everything a job needs to run is resolved here, once, into a plain dict that the ledger stores,
+so a job can be re-run exactly even after the catalog changes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ourvidz_cli.errors import CatalogError, UsageError
+
+MIME_BY_OUTPUT = {"png": "image/png", "mp4": "video/mp4"}
+DTYPES = ("float32", "float16", "bfloat16")
+MAX_SEED = 2**32 - 1
+LIMITS = {
+    "steps": (1, 500),
+    "count": (1, 16),
+    "frames": (1, 257),
+    "guidance": (0.0, 50.0),
+    "priority": (0, 100),
+    "max_attempts": (1, 20),
+    "side": (8, 4096),
+}
+MAX_PROMPT_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    kind: str
+    repo: str | None
+    path: Path | None
+    dtype: str
+    size_multiple: int = 8
+    frame_step: int = 1
+    fps: int = 16
+    max_new_tokens: int = 200
+
+    @property
+    def source(self) -> str:
+        return str(self.path) if self.path is not None else str(self.repo)
+
+    def missing_reason(self) -> str | None:
+        """Why this model cannot load, when that is knowable without a network."""
+        if self.path is not None and not self.path.exists():
+            return f"model '{self.name}' points at {self.path}, which does not exist"
+        return None
+
+    def as_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "source": self.source,
+            "local": self.path is not None,
+            "dtype": self.dtype,
+            "fps": self.fps,
+            "max_new_tokens": self.max_new_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    max_mb: float | None
+    mime: tuple[str, ...]
+    public: bool = False
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    model: str
+    steps: int
+    width: int
+    height: int
+    frames: int | None
+    count: int
+    output: str
+    guidance: float
+    priority: int
+    negative: str
+    bucket: str
+    enhancer: str | None = None
+    enhance_prompt: str | None = None
+
+    @property
+    def enhanced(self) -> bool:
+        return self.enhancer is not None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    path: Path
+    models: dict[str, Model]
+    buckets: dict[str, Bucket]
+    prompts: dict[str, str]
+    job_types: dict[str, JobType]
+    smoke: bool = False
+    max_attempts: int = 3
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def job_type(self, name: str) -> JobType:
+        try:
+            return self.job_types[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, self.job_types, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UsageError(
+                f"unknown job type '{name}'{hint}; run 'ourvidz job-types' to list them"
+            ) from None
+
+
+def packaged_catalog_path() -> Path:
+    """The default catalog: shipped inside the wheel, or at the repo root in a source checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "models.toml", here.parent / "models.toml"):
+        if candidate.is_file():
+            return candidate
+    raise CatalogError("the default catalog models.toml is missing from the installation; reinstall ourvidz")
+
+
+def smoke_overlay_path() -> Path:
+    return Path(__file__).resolve().parent / "smoke.toml"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CatalogError(f"catalog {path} does not exist; pass --config with a models.toml, or unset OURVIDZ_CONFIG")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"catalog {path} is not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"catalog {path} cannot be read: {exc}") from None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", str(text))
+    if not match:
+        raise UsageError(f"size '{text}' is not WIDTHxHEIGHT, e.g. 1024x1024")
+    return int(match.group(1)), int(match.group(2))
+
+
+def load_catalog(path: Path) -> Catalog:
+    """Read and validate a catalog; `base = "default"` layers it over the packaged one."""
+    path = path.expanduser().resolve()
+    raw = _read_toml(path)
+    if raw.get("base") == "default":
+        base = _read_toml(packaged_catalog_path())
+        # Relative model paths in the overlay belong to the overlay's folder, which _build uses.
+        raw = _merge(base, {k: v for k, v in raw.items() if k != "base"})
+    elif "base" in raw:
+        raise CatalogError(f"catalog {path}: base = '{raw['base']}' is not supported (only \"default\")")
+    try:
+        return _build(path, raw)
+    except CatalogError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CatalogError(f"catalog {path} is malformed: {exc!s}") from None
+
+
+def _table(raw: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = raw.get(key)
+    if not isinstance(value, dict) or not value:
+        raise CatalogError(f"catalog {path} has no [{key}] tables")
+    return value
+
+
+def _build(path: Path, raw: dict[str, Any]) -> Catalog:
+    models: dict[str, Model] = {}
+    for name, spec in _table(raw, "models", path).items():
+        # An overlay unsets the base's source with repo = false or path = false.
+        repo, local = spec.get("repo") or None, spec.get("path") or None
+        if (repo is None) == (local is None):
+            raise CatalogError(f"catalog {path}: model '{name}' needs exactly one of repo = ... or path = ...")
+        dtype = spec.get("dtype", "float16")
+        if dtype not in DTYPES:
+            raise CatalogError(f"catalog {path}: model '{name}' dtype '{dtype}' is not one of {', '.join(DTYPES)}")
+        resolved = None
+        if local is not None:
+            resolved = Path(os.path.expanduser(str(local)))
+            if not resolved.is_absolute():
+                resolved = (path.parent / resolved).resolve()
+        models[name] = Model(
+            name=name,
+            kind=str(spec["kind"]),
+            repo=repo,
+            path=resolved,
+            dtype=dtype,
+            size_multiple=int(spec.get("size_multiple", 8)),
+            frame_step=int(spec.get("frame_step", 1)),
+            fps=int(spec.get("fps", 16)),
+            max_new_tokens=int(spec.get("max_new_tokens", 200)),
+        )
+
+    buckets = {
+        name: Bucket(
+            name=name,
+            max_mb=float(spec["max_mb"]) if "max_mb" in spec else None,
+            mime=tuple(spec.get("mime", [])),
+            public=bool(spec.get("public", False)),
+        )
+        for name, spec in _table(raw, "buckets", path).items()
+    }
+    prompts = {name: str(spec["system"]) for name, spec in raw.get("prompts", {}).items()}
+
+    job_types: dict[str, JobType] = {}
+    for name, spec in _table(raw, "job_types", path).items():
+        width, height = parse_size(spec["size"])
+        jt = JobType(
+            name=name,
+            model=str(spec["model"]),
+            steps=int(spec["steps"]),
+            width=width,
+            height=height,
+            frames=int(spec["frames"]) if "frames" in spec else None,
+            count=int(spec.get("count", 1)),
+            output=str(spec["output"]),
+            guidance=float(spec.get("guidance", 5.0)),
+            priority=int(spec.get("priority", 1)),
+            negative=str(spec.get("negative", "")),
+            bucket=str(spec.get("bucket", name)),
+            enhancer=spec.get("enhancer"),
+            enhance_prompt=spec.get("enhance_prompt"),
+        )
+        _check_job_type(path, jt, models, buckets, prompts)
+        job_types[name] = jt
+
+    return Catalog(
+        path=path,
+        models=models,
+        buckets=buckets,
+        prompts=prompts,
+        job_types=job_types,
+        smoke=bool(raw.get("smoke", False)),
+        max_attempts=int(raw.get("max_attempts", 3)),
+    )
+
+
+def _check_job_type(
+    path: Path, jt: JobType, models: dict[str, Model], buckets: dict[str, Bucket], prompts: dict[str, str]
+) -> None:
+    where = f"catalog {path}: job type '{jt.name}'"
+    if jt.model not in models:
+        raise CatalogError(f"{where} uses model '{jt.model}', which [models] does not define")
+    if jt.bucket not in buckets:
+        raise CatalogError(f"{where} writes to bucket '{jt.bucket}', which [buckets] does not define")
+    if jt.output not in MIME_BY_OUTPUT:
+        raise CatalogError(f"{where}: output '{jt.output}' is not one of {', '.join(MIME_BY_OUTPUT)}")
+    bucket = buckets[jt.bucket]
+    if bucket.mime and MIME_BY_OUTPUT[jt.output] not in bucket.mime:
+        raise CatalogError(f"{where}: bucket '{jt.bucket}' does not accept {MIME_BY_OUTPUT[jt.output]}")
+    if jt.enhancer is not None:
+        if jt.enhancer not in models:
+            raise CatalogError(f"{where} uses enhancer '{jt.enhancer}', which [models] does not define")
+        if jt.enhance_prompt not in prompts:
+            raise CatalogError(f"{where} uses prompt template '{jt.enhance_prompt}', which [prompts] does not define")
+    _check_shape(where, models[jt.model], jt.width, jt.height, jt.frames, jt.output, CatalogError)
+
+
+def _check_shape(
+    where: str, model: Model, width: int, height: int, frames: int | None, output: str, error: type[UsageError]
+) -> None:
+    lo, hi = LIMITS["side"]
+    for label, side in (("width", width), ("height", height)):
+        if not lo <= side <= hi:
+            raise error(f"{where}: {label} {side} is outside {lo}..{hi}")
+        if side % model.size_multiple:
+            raise error(
+                f"{where}: {label} {side} is not a multiple of {model.size_multiple}, "
+                f"which model '{model.name}' needs (try {round(side / model.size_multiple) * model.size_multiple or model.size_multiple})"
+            )
+    if frames is not None:
+        if (frames - 1) % model.frame_step:
+            raise error(
+                f"{where}: {frames} frames does not fit model '{model.name}', which takes "
+                f"{model.frame_step}k+1 frames (e.g. 1, 17, 33, 81)"
+            )
+        if output == "mp4" and frames < 2:
+            raise error(f"{where}: a video needs at least 2 frames, got {frames}")
+
+
+def _as_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise UsageError(f"--{name} must be a whole number, got {value!r}")
+    try:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"--{name} must be a whole number, got {value!r}") from None
+
+
+def _in_range(name: str, value: float, limits: tuple[float, float]) -> None:
+    lo, hi = limits
+    if not lo <= value <= hi:
+        raise UsageError(f"--{name} {value} is out of range {lo}..{hi}")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A fully resolved job, ready for the ledger."""
+
+    job_type: str
+    prompt: str
+    negative: str
+    seed: int
+    priority: int
+    max_attempts: int
+    config: dict[str, Any]
+
+
+OVERRIDES = ("steps", "size", "frames", "seed", "negative", "count", "guidance", "priority", "max_attempts")
+
+
+def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[str, Any] | None = None) -> JobSpec:
+    """Apply per-job overrides to a job type's defaults, validating every value."""
+    jt = catalog.job_type(str(type_name))
+    over = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = sorted(set(over) - set(OVERRIDES))
+    if unknown:
+        raise UsageError(f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(OVERRIDES)}")
+
+    text = "" if prompt is None else str(prompt).strip()
+    if not text:
+        raise UsageError("the prompt is empty; say what to generate, e.g. \"a lighthouse at dawn\"")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise UsageError(f"the prompt is {len(text)} characters; the limit is {MAX_PROMPT_CHARS}")
+
+    model = catalog.models[jt.model]
+    steps = _as_int("steps", over.get("steps", jt.steps))
+    _in_range("steps", steps, LIMITS["steps"])
+    count = _as_int("count", over.get("count", jt.count))
+    _in_range("count", count, LIMITS["count"])
+    priority = _as_int("priority", over.get("priority", jt.priority))
+    _in_range("priority", priority, LIMITS["priority"])
+    max_attempts = _as_int("max_attempts", over.get("max_attempts", catalog.max_attempts))
+    _in_range("max-attempts", max_attempts, LIMITS["max_attempts"])
+    try:
+        guidance = float(over.get("guidance", jt.guidance))
+    except (TypeError, ValueError):
+        raise UsageError(f"--guidance must be a number, got {over.get('guidance')!r}") from None
+    _in_range("guidance", guidance, LIMITS["guidance"])
+    seed = _as_int("seed", over["seed"]) if "seed" in over else secrets.randbelow(MAX_SEED + 1)
+    _in_range("seed", seed, (0, MAX_SEED))
+
+    width, height = parse_size(over["size"]) if "size" in over else (jt.width, jt.height)
+    frames = jt.frames
+    if "frames" in over:
+        if jt.frames is None:
+            raise UsageError(f"--frames does not apply to {jt.name}: model '{model.name}' makes still images")
+        frames = _as_int("frames", over["frames"])
+        _in_range("frames", frames, LIMITS["frames"])
+    _check_shape(f"{jt.name}", model, width, height, frames, jt.output, UsageError)
+
+    needed = [model] + ([catalog.models[jt.enhancer]] if jt.enhancer else [])
+    for m in needed:
+        reason = m.missing_reason()
+        if reason:
+            fix = "run 'ourvidz models init-smoke'" if catalog.smoke else f"fix models.toml ({catalog.path})"
+            raise UsageError(f"{reason}; {fix}")
+
+    negative = str(over.get("negative", jt.negative))
+    config: dict[str, Any] = {
+        "job_type": jt.name,
+        "model": model.as_config(),
+        "enhancer": catalog.models[jt.enhancer].as_config() if jt.enhancer else None,
+        "enhance_system": catalog.prompts[jt.enhance_prompt] if jt.enhance_prompt else None,
+        "steps": steps,
+        "width": width,
+        "height": height,
+        "frames": frames,
+        "fps": model.fps,
+        "count": count,
+        "guidance": guidance,
+        "negative": negative,
+        "seed": seed,
+        "output": jt.output,
+        "mime": MIME_BY_OUTPUT[jt.output],
+        "bucket": jt.bucket,
+        "smoke": catalog.smoke,
+        "catalog": str(catalog.path),
+    }
+    return JobSpec(
+        job_type=jt.name,
+        prompt=text,
+        negative=negative,
+        seed=seed,
+        priority=priority,
+        max_attempts=max_attempts,
+        config=config,
+    )

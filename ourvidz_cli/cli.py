@@ -1,0 +1,377 @@
+"""The `ourvidz` command line: parses, calls the package, prints. Holds no logic of its own."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+
+from ourvidz_cli import __version__
+from ourvidz_cli.errors import OurvidzError, UsageError
+from ourvidz_cli.ledger import STATUSES
+from ourvidz_cli.paths import resolve_home
+from ourvidz_cli.studio import Settings, Studio
+
+app = typer.Typer(
+    help="ourvidz: image and video generation on one GPU, with a SQLite job ledger.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+queue_app = typer.Typer(help="Queue jobs and run them in batches.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Look at individual jobs.", no_args_is_help=True)
+models_app = typer.Typer(help="Models the catalog points at.", no_args_is_help=True)
+app.add_typer(queue_app, name="queue")
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(models_app, name="models")
+
+
+class State:
+    settings: Settings = Settings(home=resolve_home(None))
+    debug: bool = False
+
+
+def studio() -> Studio:
+    return Studio(State.settings)
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+def err_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def out_console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def when(ts: float | None) -> str | None:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts)) if ts else None
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
+StepsOpt = Annotated[str | None, typer.Option("--steps", help="Denoising steps.")]
+SizeOpt = Annotated[str | None, typer.Option("--size", help="WIDTHxHEIGHT, e.g. 1024x1024.")]
+FramesOpt = Annotated[str | None, typer.Option("--frames", help="Video frames (Wan: 4k+1).")]
+SeedOpt = Annotated[str | None, typer.Option("--seed", help="Random seed (default: a new one, stored).")]
+NegOpt = Annotated[str | None, typer.Option("--negative", help="Negative prompt.")]
+CountOpt = Annotated[str | None, typer.Option("--count", help="Outputs per job.")]
+GuidanceOpt = Annotated[str | None, typer.Option("--guidance", help="Classifier-free guidance scale.")]
+PriorityOpt = Annotated[str | None, typer.Option("--priority", help="Lower runs first (fast types: 1).")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cuda, cuda:N, mps or cpu.")]
+
+
+def overrides(**values: str | None) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@app.callback()
+def root(
+    home: Annotated[Path | None, typer.Option("--home", help="Data home (env OURVIDZ_HOME).")] = None,
+    smoke: Annotated[bool, typer.Option("--smoke", help="Use tiny random-weight models (built if missing).")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", envvar="OURVIDZ_CONFIG", help="Another catalog (models.toml).")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    """ourvidz: image and video generation on one GPU, with a SQLite job ledger."""
+    if version:
+        print(f"ourvidz {__version__}")
+        raise typer.Exit()
+    if smoke and config:
+        raise UsageError("--smoke and --config both pick a catalog; use one")
+    State.settings = Settings(home=resolve_home(str(home) if home else None), config=config, smoke=smoke)
+    State.debug = debug
+
+
+@app.command()
+def generate(
+    job_type: Annotated[str, typer.Argument(metavar="TYPE", help="Job type; see 'ourvidz job-types'.")],
+    prompt: Annotated[str, typer.Argument(help="What to generate.")],
+    steps: StepsOpt = None,
+    size: SizeOpt = None,
+    frames: FramesOpt = None,
+    seed: SeedOpt = None,
+    negative: NegOpt = None,
+    count: CountOpt = None,
+    guidance: GuidanceOpt = None,
+    device: DeviceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate now, in this process, and print the output paths."""
+    from ourvidz_cli.progress import ConsoleReporter
+    from ourvidz_cli.runner import Runner, sigterm_as_interrupt
+    from ourvidz_cli.worker import Worker
+
+    s = studio()
+    spec = s.resolve(job_type, prompt, overrides(steps=steps, size=size, frames=frames, seed=seed,
+                                                 negative=negative, count=count, guidance=guidance))
+    runner = Runner(s.ledger, s.home, Worker(), ConsoleReporter(), device=device)
+    with sigterm_as_interrupt():
+        outcome = runner.generate_now(spec)
+    if as_json:
+        emit_json(outcome.as_dict())
+    else:
+        for path in outcome.outputs:
+            print(path)
+    if outcome.status != "completed":
+        if not as_json:
+            err_console().print(f"error: job {outcome.job_id} {outcome.status}: {outcome.error} "
+                                f"(details: ourvidz jobs show {outcome.job_id})")
+        raise typer.Exit(1)
+
+
+@app.command("job-types")
+def job_types(as_json: JsonOpt = False) -> None:
+    """List the job types in the catalog."""
+    cat = studio().catalog
+    rows = [
+        {
+            "type": jt.name, "model": jt.model, "enhancer": jt.enhancer, "steps": jt.steps,
+            "frames": jt.frames, "size": f"{jt.width}x{jt.height}", "count": jt.count, "output": jt.output,
+            "bucket": jt.bucket, "priority": jt.priority, "guidance": jt.guidance,
+        }
+        for jt in cat.job_types.values()
+    ]
+    if as_json:
+        emit_json({"catalog": str(cat.path), "smoke": cat.smoke, "job_types": rows})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"job types ({cat.path})")
+    for col in ("type", "model", "steps", "frames", "size (WxH)", "outputs", "enhanced", "priority"):
+        table.add_column(col)
+    for r in rows:
+        model = f"{r['enhancer']} → {r['model']}" if r["enhancer"] else r["model"]
+        table.add_row(r["type"], model, str(r["steps"]), str(r["frames"] or "image"), r["size"],
+                      f"{r['count']} {r['output'].upper()}", "yes" if r["enhancer"] else "no", str(r["priority"]))
+    out_console().print(table)
+
+
+# -- queue --------------------------------------------------------------------------------------
+
+
+@queue_app.command("add")
+def queue_add(
+    job_type: Annotated[str | None, typer.Argument(metavar="[TYPE]", help="Job type.")] = None,
+    prompt: Annotated[str | None, typer.Argument(metavar="[PROMPT]", help="What to generate.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Jobs from a .jsonl or .csv file.")] = None,
+    steps: StepsOpt = None,
+    size: SizeOpt = None,
+    frames: FramesOpt = None,
+    seed: SeedOpt = None,
+    negative: NegOpt = None,
+    count: CountOpt = None,
+    guidance: GuidanceOpt = None,
+    priority: PriorityOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue one job, or every job in a file; prints the new job ids."""
+    s = studio()
+    opts = overrides(steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count,
+                     guidance=guidance, priority=priority)
+    if file is not None:
+        if job_type or prompt:
+            raise click.UsageError("give either TYPE PROMPT or --file, not both")
+        ids = s.enqueue_file(file, opts)
+    else:
+        if job_type is None or prompt is None:
+            raise click.UsageError("give TYPE and PROMPT, or --file jobs.jsonl")
+        ids = s.enqueue(job_type, prompt, opts)
+    if as_json:
+        emit_json({"job_ids": ids})
+    else:
+        print("\n".join(str(i) for i in ids))
+        err_console().print(f"queued {len(ids)} job(s); run them with 'ourvidz queue run'")
+
+
+@queue_app.command("run")
+def queue_run(
+    max_jobs: Annotated[int | None, typer.Option("--max-jobs", min=1, help="Stop after N jobs.")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep polling for new jobs.")] = False,
+    poll: Annotated[float, typer.Option("--poll", min=0.1, help="Seconds between polls with --watch.")] = 2.0,
+    device: DeviceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run queued jobs (fast before high, oldest first) until the queue is empty."""
+    from ourvidz_cli.progress import ConsoleReporter
+    from ourvidz_cli.runner import Runner, sigterm_as_interrupt
+    from ourvidz_cli.worker import Worker
+
+    s = studio()
+    runner = Runner(s.ledger, s.home, Worker(), ConsoleReporter(), device=device)
+    started = time.perf_counter()
+    with sigterm_as_interrupt():
+        results = runner.run_queue(max_jobs=max_jobs, watch=watch, poll_s=poll)
+    wall = time.perf_counter() - started
+    tally = {st: sum(1 for r in results if r.status == st) for st in ("completed", "failed", "canceled", "queued")}
+    loads = runner._engine.loads if runner._engine is not None else 0
+    if as_json:
+        emit_json({**tally, "jobs_run": len(results), "wall_s": round(wall, 3), "model_loads": loads,
+                   "jobs": [r.as_dict() for r in results]})
+    else:
+        from rich.table import Table
+
+        table = Table(title="queue run")
+        for col in ("job", "type", "status", "seconds", "outputs / error"):
+            table.add_column(col)
+        for r in results:
+            table.add_row(str(r.job_id), r.job_type, r.status, f"{r.duration_s:.1f}",
+                          r.error or "\n".join(r.outputs))
+        err_console().print(table)
+        err_console().print(
+            f"{tally['completed']} completed, {tally['failed']} failed, {tally['canceled']} canceled "
+            f"in {wall:.1f}s; {loads} model load(s)"
+        )
+    if tally["failed"]:
+        raise typer.Exit(1)
+
+
+def job_row(job: dict[str, Any]) -> dict[str, Any]:
+    cfg = job["config"]
+    return {
+        "id": job["id"], "uuid": job["uuid"], "type": job["type"], "status": job["status"],
+        "prompt": job["prompt"], "negative_prompt": job["negative_prompt"], "enhanced_prompt": job["enhanced_prompt"],
+        "enhance_note": job["enhance_note"], "seed": job["seed"], "priority": job["priority"],
+        "attempts": job["attempts"], "max_attempts": job["max_attempts"], "error": job["error"],
+        "created_at": when(job["created_at"]), "started_at": when(job["started_at"]),
+        "finished_at": when(job["finished_at"]), "duration_s": job["duration_s"], "load_s": job["load_s"],
+        "enhance_s": job["enhance_s"], "worker": job["worker"], "lease_expires_at": when(job["lease_expires_at"]),
+        "steps": cfg["steps"], "size": f"{cfg['width']}x{cfg['height']}", "frames": cfg["frames"],
+        "count": cfg["count"], "bucket": cfg["bucket"], "config": cfg,
+    }
+
+
+@queue_app.command("list")
+def queue_list(
+    status: Annotated[
+        str | None, typer.Option("--status", help=f"Only jobs in this status: {', '.join(STATUSES)}.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N jobs, newest first.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List jobs, newest first."""
+    if status is not None and status not in STATUSES:
+        raise click.BadParameter(f"'{status}' is not one of {', '.join(STATUSES)}", param_hint="--status")
+    jobs = studio().ledger.list(status=status, limit=limit)
+    if as_json:
+        emit_json([{k: v for k, v in job_row(j).items() if k != "config"} for j in jobs])
+        return
+    from rich.table import Table
+
+    table = Table()
+    for col in ("id", "type", "status", "pri", "tries", "created", "secs", "prompt"):
+        table.add_column(col)
+    for j in jobs:
+        table.add_row(str(j["id"]), j["type"], j["status"], str(j["priority"]),
+                      f"{j['attempts']}/{j['max_attempts']}", when(j["created_at"]) or "",
+                      f"{j['duration_s']:.1f}" if j["duration_s"] else "", j["prompt"][:48])
+    out_console().print(table)
+
+
+@queue_app.command("cancel")
+def queue_cancel(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: JsonOpt = False) -> None:
+    """Cancel a queued job, or stop a running one at its next step."""
+    result = studio().ledger.cancel(job_id)
+    if as_json:
+        emit_json({"job_id": job_id, "result": result})
+    else:
+        print(f"job {job_id}: {result}")
+
+
+@queue_app.command("retry")
+def queue_retry(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: JsonOpt = False) -> None:
+    """Put a failed or canceled job back in the queue, with fresh attempts."""
+    studio().ledger.retry(job_id)
+    if as_json:
+        emit_json({"job_id": job_id, "status": "queued"})
+    else:
+        print(f"job {job_id}: queued")
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+
+
+@jobs_app.command("show")
+def jobs_show(job_id: Annotated[int, typer.Argument(help="Job id.")], as_json: JsonOpt = False) -> None:
+    """Everything the ledger knows about a job, with its outputs."""
+    s = studio()
+    job = job_row(s.ledger.get(job_id))
+    assets = s.ledger.assets(job_id)
+    for a in assets:
+        a["path"] = str(s.home / a["path"])
+    if as_json:
+        emit_json({**job, "outputs": assets})
+        return
+    from rich.table import Table
+
+    table = Table(show_header=False, title=f"job {job_id}")
+    for key, value in job.items():
+        if key != "config" and value not in (None, ""):
+            table.add_row(key, str(value))
+    out = out_console()
+    out.print(table)
+    for a in assets:
+        out.print(f"{a['path']}  {a['width']}x{a['height']}  {a['bytes']} bytes  sha256 {a['sha256'][:16]}")
+
+
+# -- models -------------------------------------------------------------------------------------
+
+
+@models_app.command("init-smoke")
+def models_init_smoke(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if present.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build tiny random-weight SDXL, Wan and Qwen models offline (the smoke profile)."""
+    s = studio()
+    err_console().print("building tiny random-weight models (outputs will be noise) …")
+    path = s.ensure_smoke(force=force)
+    if as_json:
+        emit_json({"catalog": str(path), "models": str(path.parent / "models")})
+    else:
+        print(path)
+        err_console().print("use them with: ourvidz --smoke generate sdxl_image_fast \"a lighthouse at dawn\"")
+
+
+def main() -> None:
+    """Entry point: one line on stderr and a meaningful exit code, never a traceback (but --debug)."""
+    try:
+        code = app(standalone_mode=False)
+    except OurvidzError as exc:
+        if State.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.ctx and print(exc.ctx.get_help(), file=sys.stderr)
+        code = 2
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        print(f"error: {exc.format_message()}{hint}", file=sys.stderr)
+        code = 2
+    except click.ClickException as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        code = exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        code = 130
+    except Exception as exc:  # noqa: BLE001  (the promise is: no traceback without --debug)
+        if State.debug:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback)", file=sys.stderr)
+        code = 1
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,99 @@
+"""Numbered ledger migrations, applied in order and recorded by name (the pattern of simonw/llm).
+
+Only imported when the ledger's schema version is behind, so everyday commands skip sqlite-utils.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import sqlite_utils
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[Migration] = []
+migration = MIGRATIONS.append
+
+
+@migration
+def m001_jobs(db: sqlite_utils.Database) -> None:
+    # The whole resolved config is stored as JSON so a job re-runs exactly after the catalog changes;
+    # the columns beside it are the ones that queries filter or sort on.
+    db["jobs"].create(
+        {
+            "id": int,
+            "uuid": str,
+            "type": str,
+            "status": str,
+            "prompt": str,
+            "negative_prompt": str,
+            "enhanced_prompt": str,
+            "enhance_note": str,
+            "seed": int,
+            "config": str,
+            "priority": int,
+            "attempts": int,
+            "max_attempts": int,
+            "error": str,
+            "created_at": float,
+            "started_at": float,
+            "finished_at": float,
+            "duration_s": float,
+            "load_s": float,
+            "enhance_s": float,
+            "worker": str,
+            "worker_host": str,
+            "worker_pid": int,
+            "lease_expires_at": float,
+            "cancel_requested": int,
+        },
+        pk="id",
+        not_null={"uuid", "type", "status", "prompt", "seed", "config", "priority", "attempts", "max_attempts"},
+        defaults={"attempts": 0, "cancel_requested": 0, "negative_prompt": ""},
+    )
+    # The claim query walks queued jobs in priority then age order.
+    db["jobs"].create_index(["status", "priority", "created_at"], index_name="jobs_claim_order")
+    db["jobs"].create_index(["uuid"], unique=True, index_name="jobs_uuid")
+
+
+@migration
+def m002_assets(db: sqlite_utils.Database) -> None:
+    # Paths are relative to the data home so a moved --home keeps working.
+    db["assets"].create(
+        {
+            "id": int,
+            "job_id": int,
+            "idx": int,
+            "bucket": str,
+            "path": str,
+            "kind": str,
+            "mime": str,
+            "bytes": int,
+            "sha256": str,
+            "width": int,
+            "height": int,
+            "frames": int,
+            "fps": float,
+            "created_at": float,
+        },
+        pk="id",
+        foreign_keys=[("job_id", "jobs", "id")],
+        not_null={"job_id", "idx", "bucket", "path", "kind", "bytes", "sha256"},
+    )
+    db["assets"].create_index(["job_id", "idx"], unique=True, index_name="assets_job_idx")
+    db["assets"].create_index(["bucket"], index_name="assets_bucket")
+
+
+def apply(db: sqlite_utils.Database) -> list[str]:
+    """Apply every migration not yet recorded; the caller holds the write lock."""
+    if "_migrations" not in db.table_names():
+        db["_migrations"].create({"name": str, "applied_at": float}, pk="name")
+    done = {row["name"] for row in db["_migrations"].rows}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ not in done:
+            fn(db)
+            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [fn.__name__, time.time()])
+            applied.append(fn.__name__)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+    return applied

@@ -1,0 +1,323 @@
+"""Runs jobs the ledger hands out: enhance, generate, write outputs, record assets.
+
+The runner owns a job from claim to its final status. It renews the job's lease from a
+heartbeat thread, stops at the next step when the job is canceled, and on Ctrl-C or SIGTERM
+puts the job back in the queue before it lets the interrupt through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+from ourvidz_cli import outputs
+from ourvidz_cli.catalog import JobSpec
+from ourvidz_cli.errors import Interrupted, OurvidzError
+from ourvidz_cli.ledger import CANCELED, COMPLETED, FAILED, QUEUED, Ledger
+from ourvidz_cli.paths import logs_dir, outputs_dir
+from ourvidz_cli.worker import Worker, lease_seconds
+
+
+class Reporter(Protocol):
+    def job_started(self, job: dict[str, Any]) -> None: ...
+    def phase(self, text: str) -> None: ...
+    def step(self, done: int, total: int) -> None: ...
+    def job_finished(self, outcome: Outcome) -> None: ...
+
+
+class SilentReporter:
+    def job_started(self, job: dict[str, Any]) -> None: ...
+    def phase(self, text: str) -> None: ...
+    def step(self, done: int, total: int) -> None: ...
+    def job_finished(self, outcome: Outcome) -> None: ...
+
+
+@dataclass
+class Outcome:
+    job_id: int
+    job_type: str
+    status: str
+    outputs: list[str] = field(default_factory=list)
+    error: str | None = None
+    duration_s: float = 0.0
+    enhanced_prompt: str | None = None
+    smoke: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "type": self.job_type,
+            "status": self.status,
+            "outputs": self.outputs,
+            "error": self.error,
+            "duration_s": round(self.duration_s, 3),
+            "enhanced_prompt": self.enhanced_prompt,
+            "smoke": self.smoke,
+        }
+
+
+class JobStopped(Exception):
+    """Raised from the step callback when the job was canceled or its lease was lost."""
+
+    def __init__(self, canceled: bool) -> None:
+        super().__init__("canceled" if canceled else "lease lost")
+        self.canceled = canceled
+
+
+class Heartbeat(threading.Thread):
+    """Renews the lease on its own connection; notices cancel requests and lost leases."""
+
+    def __init__(self, ledger_path: Path, job_id: int, worker: Worker, lease_s: float) -> None:
+        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
+        self.ledger_path, self.job_id, self.worker, self.lease_s = ledger_path, job_id, worker, lease_s
+        self.stopping = threading.Event()
+        self.canceled = threading.Event()
+        self.lost = threading.Event()
+
+    def run(self) -> None:
+        ledger = Ledger(self.ledger_path)
+        try:
+            while not self.stopping.wait(self.lease_s / 4):
+                try:
+                    state = ledger.renew(self.job_id, self.worker, self.lease_s)
+                except Exception:  # a busy ledger: try again next beat, the lease has slack
+                    continue
+                if state is None:
+                    self.lost.set()
+                    return
+                if state:
+                    self.canceled.set()
+        finally:
+            ledger.close()
+
+    def check(self) -> None:
+        if self.lost.is_set():
+            raise JobStopped(canceled=False)
+        if self.canceled.is_set():
+            raise JobStopped(canceled=True)
+
+
+def a1111_parameters(prompt: str, negative: str, config: dict[str, Any], sampler: str) -> str:
+    """The `parameters` text chunk in the layout AUTOMATIC1111 writes, which image tools parse."""
+    lines = [prompt]
+    if negative:
+        lines.append(f"Negative prompt: {negative}")
+    lines.append(
+        f"Steps: {config['steps']}, Sampler: {sampler}, CFG scale: {config['guidance']}, Seed: {config['seed']}, "
+        f"Size: {config['width']}x{config['height']}, Model: {config['model']['name']}"
+    )
+    return "\n".join(lines)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, OurvidzError) else f"{type(exc).__name__}: {text}"
+
+
+class Runner:
+    def __init__(self, ledger: Ledger, home: Path, worker: Worker, reporter: Reporter | None = None,
+                 device: str | None = None) -> None:
+        self.ledger, self.home, self.worker = ledger, home, worker
+        self.reporter: Reporter = reporter or SilentReporter()
+        self.device = device
+        self.lease_s = lease_seconds()
+        self._engine: Any = None
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            self.reporter.phase("starting torch")
+            from ourvidz_cli.pipelines.engine import shared_engine
+
+            self._engine = shared_engine(self.device)
+        return self._engine
+
+    def _log(self, job_id: int, text: str) -> None:
+        folder = logs_dir(self.home)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f"{job_id}.log", "a", encoding="utf-8") as fh:
+            fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
+
+    # -- one job -------------------------------------------------------------------------------
+
+    def run(self, job: dict[str, Any]) -> Outcome:
+        """Run a job this worker already holds, to completed, failed, canceled or back to queued."""
+        job_id, config = job["id"], job["config"]
+        self.reporter.job_started(job)
+        self._log(job_id, f"attempt {job['attempts']} by {self.worker.id}: {job['type']} {json.dumps(config)}")
+        beat = Heartbeat(self.ledger.path, job_id, self.worker, self.lease_s)
+        beat.start()
+        started = time.perf_counter()
+        outcome = Outcome(job_id, job["type"], FAILED, smoke=bool(config.get("smoke")))
+        try:
+            self._generate(job, beat, outcome)
+        except JobStopped as stop:
+            if stop.canceled:
+                self.ledger.finish_canceled(job_id, self.worker)
+                outcome.status, outcome.error = CANCELED, "canceled while running"
+            else:
+                outcome.status, outcome.error = QUEUED, "lease lost to another worker; it will finish the job"
+            self._log(job_id, outcome.error)
+        except KeyboardInterrupt:
+            self.ledger.release(job_id, self.worker, "interrupted (Ctrl-C or SIGTERM); back in the queue")
+            self._log(job_id, "interrupted; released back to the queue")
+            raise
+        except Exception as exc:
+            outcome.error = _one_line(exc)
+            self.ledger.fail(job_id, self.worker, outcome.error)
+            self._log(job_id, "failed:\n" + "".join(traceback.format_exception(exc)))
+        finally:
+            beat.stopping.set()
+            beat.join(timeout=5)
+            outcome.duration_s = time.perf_counter() - started
+        self.reporter.job_finished(outcome)
+        return outcome
+
+    def _generate(self, job: dict[str, Any], beat: Heartbeat, outcome: Outcome) -> None:
+        from ourvidz_cli.pipelines.request import GenRequest
+
+        job_id, config = job["id"], job["config"]
+        prompt = job["prompt"]
+        load_s = 0.0
+        engine = self.engine
+        if config.get("enhancer"):
+            enhancer_cfg = config["enhancer"]
+            self.reporter.phase(f"loading {enhancer_cfg['name']}")
+            qwen, seconds = engine.get(enhancer_cfg)
+            load_s += seconds
+            beat.check()
+            self.reporter.phase(f"enhancing prompt with {enhancer_cfg['name']}")
+            t0 = time.perf_counter()
+            family = engine.family(enhancer_cfg["kind"])
+            enhanced, note = family.enhance(
+                qwen, config["enhance_system"], prompt, config["seed"], enhancer_cfg["max_new_tokens"]
+            )
+            self.ledger.record(job_id, self.worker, enhanced_prompt=enhanced, enhance_note=note,
+                               enhance_s=time.perf_counter() - t0)
+            self._log(job_id, f"enhanced prompt: {enhanced!r}" + (f" ({note})" if note else ""))
+            outcome.enhanced_prompt = prompt = enhanced
+
+        model_cfg = config["model"]
+        self.reporter.phase(f"loading {model_cfg['name']}")
+        pipe, seconds = engine.get(model_cfg)
+        load_s += seconds
+        self.ledger.record(job_id, self.worker, load_s=load_s)
+        beat.check()
+
+        def on_step(done: int, total: int) -> None:
+            beat.check()
+            self.reporter.step(done, total)
+
+        self.reporter.phase(f"generating on {engine.device}")
+        family = engine.family(model_cfg["kind"])
+        result = family.generate(pipe, GenRequest.from_config(prompt, config), on_step)
+        beat.check()
+        self.reporter.phase("writing outputs")
+        assets = self._write(job, prompt, result)
+        if not self.ledger.complete(job_id, self.worker, assets, load_s=load_s):
+            raise JobStopped(canceled=False)
+        outcome.status = COMPLETED
+        outcome.outputs = [str(self.home / a["path"]) for a in assets]
+        self._log(job_id, f"completed: {len(assets)} output(s), model load {load_s:.2f}s")
+
+    def _write(self, job: dict[str, Any], prompt: str, result: Any) -> list[dict[str, Any]]:
+        job_id, config = job["id"], job["config"]
+        record = {
+            "job_id": job_id,
+            "uuid": job["uuid"],
+            "type": job["type"],
+            "prompt": job["prompt"],
+            "enhanced_prompt": prompt if prompt != job["prompt"] else None,
+            "negative_prompt": config["negative"],
+            "config": config,
+        }
+        assets = []
+        items = result.images if config["output"] == "png" else result.videos
+        for idx, item in enumerate(items):
+            path = outputs.output_path(self.home, config["bucket"], job_id, idx, config["output"])
+            if config["output"] == "png":
+                outputs.write_png(path, item, {
+                    "parameters": a1111_parameters(prompt, config["negative"], config, result.sampler),
+                    "ourvidz": json.dumps(record | {"index": idx}, sort_keys=True),
+                })
+                width, height, frames, fps = item.width, item.height, 1, None
+            else:
+                outputs.write_mp4(path, item, config["fps"], {
+                    "title": prompt[:500],
+                    "comment": f"ourvidz job {job_id} ({job['type']}, seed {config['seed']})",
+                })
+                frames, height, width = item.shape[0], item.shape[1], item.shape[2]
+                fps = config["fps"]
+            digest, size = outputs.sha256_and_size(path)
+            assets.append({
+                "idx": idx,
+                "bucket": config["bucket"],
+                "path": str(path.relative_to(self.home)),
+                "kind": "image" if config["output"] == "png" else "video",
+                "mime": config["mime"],
+                "bytes": size,
+                "sha256": digest,
+                "width": width,
+                "height": height,
+                "frames": frames,
+                "fps": fps,
+            })
+        return assets
+
+    # -- many jobs ------------------------------------------------------------------------------
+
+    def generate_now(self, spec: JobSpec) -> Outcome:
+        job = self.ledger.add_running(spec, self.worker, self.lease_s)
+        try:
+            return self.run(job)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted: job {job['id']} is back in the queue; 'ourvidz queue run' finishes it, "
+                f"'ourvidz queue cancel {job['id']}' drops it"
+            ) from None
+
+    def run_queue(self, max_jobs: int | None = None, watch: bool = False, poll_s: float = 2.0) -> list[Outcome]:
+        outputs.remove_partials(outputs_dir(self.home))
+        results: list[Outcome] = []
+        try:
+            while max_jobs is None or len(results) < max_jobs:
+                for job_id, status in self.ledger.reap(self.worker):
+                    self.reporter.phase(f"job {job_id}: its worker was gone; now {status}")
+                job = self.ledger.claim(self.worker, self.lease_s)
+                if job is None:
+                    if not watch:
+                        break
+                    time.sleep(poll_s)
+                    continue
+                results.append(self.run(job))
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted after {len(results)} job(s); the job in progress is back in the queue"
+            ) from None
+        return results
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a service manager, `kill`) takes the same clean path as Ctrl-C."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
