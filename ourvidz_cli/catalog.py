@@ -173,7 +173,9 @@ def load_catalog(path: Path) -> Catalog:
         return _build(path, raw)
     except CatalogError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except KeyError as exc:
+        raise CatalogError(f"catalog {path} is malformed: the required field {exc} is missing") from None
+    except (TypeError, ValueError) as exc:
         raise CatalogError(f"catalog {path} is malformed: {exc!s}") from None
 
 
@@ -284,9 +286,10 @@ def _check_shape(
         if not lo <= side <= hi:
             raise error(f"{where}: {label} {side} is outside {lo}..{hi}")
         if side % model.size_multiple:
+            nearest = max(round(side / model.size_multiple), 1) * model.size_multiple
             raise error(
                 f"{where}: {label} {side} is not a multiple of {model.size_multiple}, "
-                f"which model '{model.name}' needs (try {round(side / model.size_multiple) * model.size_multiple or model.size_multiple})"
+                f"which model '{model.name}' needs (try {nearest})"
             )
     if frames is not None:
         if (frames - 1) % model.frame_step:

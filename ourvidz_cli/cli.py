@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from ourvidz_cli import __version__
@@ -54,7 +53,8 @@ def err_console() -> Any:
 def out_console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Piped output gets room for whole rows: a table cut at 80 columns splits job type names.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def when(ts: float | None) -> str | None:
@@ -185,11 +185,11 @@ def queue_add(
                      guidance=guidance, priority=priority)
     if file is not None:
         if job_type or prompt:
-            raise click.UsageError("give either TYPE PROMPT or --file, not both")
+            raise UsageError("give either TYPE PROMPT or --file, not both")
         ids = s.enqueue_file(file, opts)
     else:
         if job_type is None or prompt is None:
-            raise click.UsageError("give TYPE and PROMPT, or --file jobs.jsonl")
+            raise UsageError("give TYPE and PROMPT, or --file jobs.jsonl")
         ids = s.enqueue(job_type, prompt, opts)
     if as_json:
         emit_json({"job_ids": ids})
@@ -265,7 +265,7 @@ def queue_list(
 ) -> None:
     """List jobs, newest first."""
     if status is not None and status not in STATUSES:
-        raise click.BadParameter(f"'{status}' is not one of {', '.join(STATUSES)}", param_hint="--status")
+        raise UsageError(f"--status '{status}' is not one of {', '.join(STATUSES)}")
     jobs = studio().ledger.list(status=status, limit=limit)
     if as_json:
         emit_json([{k: v for k, v in job_row(j).items() if k != "config"} for j in jobs])
@@ -347,6 +347,23 @@ def models_init_smoke(
         err_console().print("use them with: ourvidz --smoke generate sdxl_image_fast \"a lighthouse at dawn\"")
 
 
+def _parser_error(exc: Exception) -> tuple[str, int] | None:
+    """Typer's command-line errors as (message, exit code); matched by class name because Typer
+    vendors its own copy of click in recent releases and uses the real one in older ones."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    ctx = getattr(exc, "ctx", None)
+    if "NoArgsIsHelpError" in names and ctx is not None:
+        return ctx.get_help(), 2
+    if "UsageError" in names:
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        return f"error: {exc.format_message()}{hint}", 2  # type: ignore[attr-defined]
+    if "ClickException" in names:
+        return f"error: {exc.format_message()}", int(getattr(exc, "exit_code", 1))  # type: ignore[attr-defined]
+    if "Abort" in names:
+        return "interrupted", 130
+    return None
+
+
 def main() -> None:
     """Entry point: one line on stderr and a meaningful exit code, never a traceback (but --debug)."""
     try:
@@ -356,22 +373,14 @@ def main() -> None:
             raise
         print(f"error: {exc}", file=sys.stderr)
         code = exc.exit_code
-    except click.exceptions.NoArgsIsHelpError as exc:
-        exc.ctx and print(exc.ctx.get_help(), file=sys.stderr)
-        code = 2
-    except click.UsageError as exc:
-        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        print(f"error: {exc.format_message()}{hint}", file=sys.stderr)
-        code = 2
-    except click.ClickException as exc:
-        print(f"error: {exc.format_message()}", file=sys.stderr)
-        code = exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         code = 130
     except Exception as exc:  # noqa: BLE001  (the promise is: no traceback without --debug)
-        if State.debug:
+        parsed = _parser_error(exc)
+        if parsed is None and State.debug:
             raise
-        print(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback)", file=sys.stderr)
-        code = 1
+        message, code = parsed or (
+            f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback)", 1)
+        print(message, file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)

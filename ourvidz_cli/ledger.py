@@ -46,7 +46,9 @@ class Ledger:
             if self.conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                 self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise UsageError(f"the ledger {path} cannot be opened ({exc}); move it aside or use another --home") from None
+            raise UsageError(
+                f"the ledger {path} cannot be opened ({exc}); move it aside or use another --home"
+            ) from None
 
     def _migrate(self) -> None:
         import sqlite_utils

@@ -89,7 +89,7 @@ class Heartbeat(threading.Thread):
             while not self.stopping.wait(self.lease_s / 4):
                 try:
                     state = ledger.renew(self.job_id, self.worker, self.lease_s)
-                except Exception:  # a busy ledger: try again next beat, the lease has slack
+                except Exception:  # noqa: BLE001  a busy ledger: try again next beat, the lease has slack
                     continue
                 if state is None:
                     self.lost.set()
@@ -171,7 +171,7 @@ class Runner:
             self.ledger.release(job_id, self.worker, "interrupted (Ctrl-C or SIGTERM); back in the queue")
             self._log(job_id, "interrupted; released back to the queue")
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  any failure of the job is recorded on it, not raised
             outcome.error = _one_line(exc)
             self.ledger.fail(job_id, self.worker, outcome.error)
             self._log(job_id, "failed:\n" + "".join(traceback.format_exception(exc)))
