@@ -218,7 +218,7 @@ def queue_run(
         results = runner.run_queue(max_jobs=max_jobs, watch=watch, poll_s=poll)
     wall = time.perf_counter() - started
     tally = {st: sum(1 for r in results if r.status == st) for st in ("completed", "failed", "canceled", "queued")}
-    loads = runner._engine.loads if runner._engine is not None else 0
+    loads = runner.model_loads
     if as_json:
         emit_json({**tally, "jobs_run": len(results), "wall_s": round(wall, 3), "model_loads": loads,
                    "jobs": [r.as_dict() for r in results]})

@@ -131,6 +131,7 @@ class Runner:
         self.device = device
         self.lease_s = lease_seconds()
         self._engine: Any = None
+        self.model_loads = 0  # loads this runner caused; the engine may be shared and already warm
 
     @property
     def engine(self) -> Any:
@@ -140,6 +141,12 @@ class Runner:
 
             self._engine = shared_engine(self.device)
         return self._engine
+
+    def _load(self, model_cfg: dict[str, Any]) -> tuple[Any, float]:
+        before = self.engine.loads
+        loaded, seconds = self.engine.get(model_cfg)
+        self.model_loads += self.engine.loads - before
+        return loaded, seconds
 
     def _log(self, job_id: int, text: str) -> None:
         folder = logs_dir(self.home)
@@ -192,7 +199,7 @@ class Runner:
         if config.get("enhancer"):
             enhancer_cfg = config["enhancer"]
             self.reporter.phase(f"loading {enhancer_cfg['name']}")
-            qwen, seconds = engine.get(enhancer_cfg)
+            qwen, seconds = self._load(enhancer_cfg)
             load_s += seconds
             beat.check()
             self.reporter.phase(f"enhancing prompt with {enhancer_cfg['name']}")
@@ -208,7 +215,7 @@ class Runner:
 
         model_cfg = config["model"]
         self.reporter.phase(f"loading {model_cfg['name']}")
-        pipe, seconds = engine.get(model_cfg)
+        pipe, seconds = self._load(model_cfg)
         load_s += seconds
         self.ledger.record(job_id, self.worker, load_s=load_s)
         beat.check()
