@@ -260,13 +260,17 @@ def queue_list(
     status: Annotated[
         str | None, typer.Option("--status", help=f"Only jobs in this status: {', '.join(STATUSES)}.")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N jobs, newest first.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="At most N jobs, newest first; 0 for all.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """List jobs, newest first."""
     if status is not None and status not in STATUSES:
         raise UsageError(f"--status '{status}' is not one of {', '.join(STATUSES)}")
-    jobs = studio().ledger.list(status=status, limit=limit)
+    ledger = studio().ledger
+    jobs = ledger.list(status=status, limit=limit or None)
+    total = ledger.count(status)
+    if len(jobs) < total:
+        err_console().print(f"showing the newest {len(jobs)} of {total} jobs; --limit 0 shows all")
     if as_json:
         emit_json([{k: v for k, v in job_row(j).items() if k != "config"} for j in jobs])
         return

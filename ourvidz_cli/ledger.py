@@ -135,6 +135,11 @@ class Ledger:
             sql += f" LIMIT {int(limit)}"
         return [_job(r) for r in self.conn.execute(sql, args)]  # type: ignore[misc]
 
+    def count(self, status: str | None = None) -> int:
+        if status:
+            return int(self.conn.execute("SELECT count(*) FROM jobs WHERE status = ?", [status]).fetchone()[0])
+        return int(self.conn.execute("SELECT count(*) FROM jobs").fetchone()[0])
+
     def counts(self) -> dict[str, int]:
         rows = self.conn.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall()
         return {s: 0 for s in STATUSES} | {r[0]: r[1] for r in rows}

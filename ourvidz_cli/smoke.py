@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ourvidz_cli.catalog import smoke_overlay_path
-from ourvidz_cli.paths import smoke_dir
+from ourvidz_cli.paths import smoke_dir as smoke_dir
 
 MODELS = ("sdxl", "wan", "qwen")
 _CHARS = string.ascii_lowercase + string.digits + ".,!?'-:;()"

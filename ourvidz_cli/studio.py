@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -43,6 +44,9 @@ class Studio:
             from ourvidz_cli import smoke
 
             if not smoke.is_built(self.home):
+                # stderr: a first run pauses here for seconds, and stdout must stay data.
+                print(f"building tiny random-weight smoke models in {smoke.smoke_dir(self.home)} (once) …",
+                      file=sys.stderr)
                 self.ensure_smoke(force=False)
         return load_catalog(self.catalog_path())
 

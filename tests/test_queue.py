@@ -113,3 +113,12 @@ def test_list_filters_by_status_and_rejects_unknown_ones(cli, home: Path) -> Non
     assert cli("queue", "list", "--status", "completed", "--json").json() == []
     bad = cli("queue", "list", "--status", "done")
     assert bad.code == 2 and "not one of" in bad.err
+
+
+def test_list_shows_the_newest_50_by_default_and_all_with_limit_0(cli, home: Path) -> None:
+    for i in range(53):
+        cli("--smoke", "queue", "add", "image_fast", f"p{i}")
+    res = cli("queue", "list", "--json")
+    assert [j["id"] for j in res.json()][:2] == [53, 52] and len(res.json()) == 50
+    assert "newest 50 of 53" in res.err
+    assert len(cli("queue", "list", "--json", "--limit", "0").json()) == 53
