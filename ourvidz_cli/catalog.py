@@ -11,7 +11,7 @@ import os
 import re
 import secrets
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,6 @@ class Catalog:
     job_types: dict[str, JobType]
     smoke: bool = False
     max_attempts: int = 3
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def job_type(self, name: str) -> JobType:
         try:

@@ -231,8 +231,9 @@ def queue_run(
         for r in results:
             table.add_row(str(r.job_id), r.job_type, r.status, f"{r.duration_s:.1f}",
                           r.error or "\n".join(r.outputs))
-        err_console().print(table)
-        err_console().print(
+        out = out_console()
+        out.print(table)
+        out.print(
             f"{tally['completed']} completed, {tally['failed']} failed, {tally['canceled']} canceled "
             f"in {wall:.1f}s; {loads} model load(s)"
         )

@@ -21,10 +21,6 @@ class NotFound(UsageError):
     """A job or asset id that the ledger does not hold."""
 
 
-class JobFailed(OurvidzError):
-    """A job ran and failed."""
-
-
 class Interrupted(OurvidzError):
     """Ctrl-C or SIGTERM; the job in hand went back to the queue."""
 

@@ -140,10 +140,6 @@ class Ledger:
             return int(self.conn.execute("SELECT count(*) FROM jobs WHERE status = ?", [status]).fetchone()[0])
         return int(self.conn.execute("SELECT count(*) FROM jobs").fetchone()[0])
 
-    def counts(self) -> dict[str, int]:
-        rows = self.conn.execute("SELECT status, count(*) FROM jobs GROUP BY status").fetchall()
-        return {s: 0 for s in STATUSES} | {r[0]: r[1] for r in rows}
-
     def assets(self, job_id: int) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT * FROM assets WHERE job_id = ? ORDER BY idx", [job_id])
         return [dict(r) for r in rows]
