@@ -49,14 +49,15 @@ class Engine:
         try:
             loaded = family.load(model["source"], self.device, dtype)
         except (OSError, ValueError) as exc:
-            where = "folder" if model.get("local") else "Hugging Face repo"
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if model.get("local"):
+                where = "folder"
+                fix = "check it holds a saved pipeline (smoke models: ourvidz models init-smoke --force)"
+            else:
+                where = "Hugging Face repo"
+                fix = f"download it (huggingface-cli download {model['source']}) or point models.toml at a local copy"
             raise ModelLoadError(
-                f"model '{model['name']}' could not be loaded from {where} {model['source']}: {first}; "
-                f"download it (huggingface-cli download {model['source']}) or point models.toml at a local copy"
-                if not model.get("local")
-                else f"model '{model['name']}' could not be loaded from {where} {model['source']}: {first}; "
-                f"check the folder holds a saved pipeline (or rebuild smoke models: ourvidz models init-smoke --force)"
+                f"model '{model['name']}' could not be loaded from {where} {model['source']}: {first}; {fix}"
             ) from exc
         self._loaded[key] = loaded
         self.loads += 1
