@@ -1,3 +1,3 @@
-from ourvidz_cli.cli import main
+from ourvidz_cli.cli import entry
 
-main()
+entry()

@@ -328,9 +328,26 @@ class JobSpec:
     priority: int
     max_attempts: int
     config: dict[str, Any]
+    rerun_of: int | None = None
 
 
 OVERRIDES = ("steps", "size", "frames", "seed", "negative", "count", "guidance", "priority", "max_attempts")
+
+
+def parse_seed(value: Any) -> int:
+    seed = _as_int("seed", value)
+    _in_range("seed", seed, (0, MAX_SEED))
+    return seed
+
+
+def respec(job: dict[str, Any], seed: Any = None) -> JobSpec:
+    """A new job from a stored one's resolved config, so it runs as it did even if the catalog changed."""
+    config = dict(job["config"])
+    if seed is not None:
+        config["seed"] = parse_seed(seed)
+    return JobSpec(job_type=job["type"], prompt=job["prompt"], negative=job["negative_prompt"] or "",
+                   seed=config["seed"], priority=job["priority"], max_attempts=job["max_attempts"],
+                   config=config, rerun_of=job["id"])
 
 
 def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[str, Any] | None = None) -> JobSpec:
@@ -361,8 +378,7 @@ def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[s
     except (TypeError, ValueError):
         raise UsageError(f"--guidance must be a number, got {over.get('guidance')!r}") from None
     _in_range("guidance", guidance, LIMITS["guidance"])
-    seed = _as_int("seed", over["seed"]) if "seed" in over else secrets.randbelow(MAX_SEED + 1)
-    _in_range("seed", seed, (0, MAX_SEED))
+    seed = parse_seed(over["seed"]) if "seed" in over else secrets.randbelow(MAX_SEED + 1)
 
     width, height = parse_size(over["size"]) if "size" in over else (jt.width, jt.height)
     frames = jt.frames

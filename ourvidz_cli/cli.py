@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -11,66 +11,32 @@ from typing import Annotated, Any
 import typer
 
 from ourvidz_cli import __version__
+from ourvidz_cli.cli_common import (
+    CountOpt,
+    DeviceOpt,
+    FramesOpt,
+    GuidanceOpt,
+    JsonOpt,
+    NegOpt,
+    PriorityOpt,
+    SeedOpt,
+    SizeOpt,
+    State,
+    StepsOpt,
+    app,
+    emit_json,
+    err_console,
+    jobs_app,
+    models_app,
+    out_console,
+    queue_app,
+    studio,
+    when,
+)
 from ourvidz_cli.errors import OurvidzError, UsageError
 from ourvidz_cli.ledger import STATUSES
 from ourvidz_cli.paths import resolve_home
-from ourvidz_cli.studio import Settings, Studio
-
-app = typer.Typer(
-    help="ourvidz: image and video generation on one GPU, with a SQLite job ledger.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    rich_markup_mode=None,
-)
-queue_app = typer.Typer(help="Queue jobs and run them in batches.", no_args_is_help=True)
-jobs_app = typer.Typer(help="Look at individual jobs.", no_args_is_help=True)
-models_app = typer.Typer(help="Models the catalog points at.", no_args_is_help=True)
-app.add_typer(queue_app, name="queue")
-app.add_typer(jobs_app, name="jobs")
-app.add_typer(models_app, name="models")
-
-
-class State:
-    settings: Settings = Settings(home=resolve_home(None))
-    debug: bool = False
-
-
-def studio() -> Studio:
-    return Studio(State.settings)
-
-
-def emit_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
-
-
-def err_console() -> Any:
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False)
-
-
-def out_console() -> Any:
-    from rich.console import Console
-
-    # Piped output gets room for whole rows: a table cut at 80 columns splits job type names.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-
-
-def when(ts: float | None) -> str | None:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts)) if ts else None
-
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
-StepsOpt = Annotated[str | None, typer.Option("--steps", help="Denoising steps.")]
-SizeOpt = Annotated[str | None, typer.Option("--size", help="WIDTHxHEIGHT, e.g. 1024x1024.")]
-FramesOpt = Annotated[str | None, typer.Option("--frames", help="Video frames (Wan: 4k+1).")]
-SeedOpt = Annotated[str | None, typer.Option("--seed", help="Random seed (default: a new one, stored).")]
-NegOpt = Annotated[str | None, typer.Option("--negative", help="Negative prompt.")]
-CountOpt = Annotated[str | None, typer.Option("--count", help="Outputs per job.")]
-GuidanceOpt = Annotated[str | None, typer.Option("--guidance", help="Classifier-free guidance scale.")]
-PriorityOpt = Annotated[str | None, typer.Option("--priority", help="Lower runs first (fast types: 1).")]
-DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cuda, cuda:N, mps or cpu.")]
+from ourvidz_cli.studio import Settings
 
 
 def overrides(**values: str | None) -> dict[str, Any]:
@@ -352,6 +318,10 @@ def models_init_smoke(
         err_console().print("use them with: ourvidz --smoke generate sdxl_image_fast \"a lighthouse at dawn\"")
 
 
+# Registers the library commands on the same app; imported here so `ourvidz --help` lists them.
+from ourvidz_cli import cli_library  # noqa: E402, F401
+
+
 def _parser_error(exc: Exception) -> tuple[str, int] | None:
     """Typer's command-line errors as (message, exit code); matched by class name because Typer
     vendors its own copy of click in recent releases and uses the real one in older ones."""
@@ -389,3 +359,20 @@ def main() -> None:
             f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for a traceback)", 1)
         print(message, file=sys.stderr)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def entry() -> None:
+    """The installed `ourvidz` and `python -m ourvidz_cli`: main(), with an exact 130 after an interrupt.
+
+    An interrupt that lands while torch is importing can leave CPython believing a KeyboardInterrupt
+    went unhandled, and it then re-kills the process with SIGINT at exit: callers would see -2, not
+    the 130 we promise. By then the job is back in the queue and the ledger committed, so exit now.
+    """
+    try:
+        main()
+    except SystemExit as exc:
+        if exc.code == 130:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        raise

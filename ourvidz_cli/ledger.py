@@ -22,7 +22,7 @@ from ourvidz_cli.worker import Worker, process_alive
 
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELED = "queued", "running", "completed", "failed", "canceled"
 STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED, CANCELED)
-SCHEMA_VERSION = 2  # len(migrations.MIGRATIONS); checked here so the common path skips sqlite-utils
+SCHEMA_VERSION = 3  # len(migrations.MIGRATIONS); checked here so the common path skips sqlite-utils
 
 
 def _job(row: sqlite3.Row | None) -> dict[str, Any] | None:
@@ -86,6 +86,7 @@ class Ledger:
             "attempts": 0,
             "max_attempts": spec.max_attempts,
             "created_at": time.time(),
+            "rerun_of": spec.rerun_of,
             **extra,
         }
         cols = ", ".join(row)

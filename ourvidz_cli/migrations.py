@@ -84,6 +84,19 @@ def m002_assets(db: sqlite_utils.Database) -> None:
     db["assets"].create_index(["bucket"], index_name="assets_bucket")
 
 
+@migration
+def m003_job_measures(db: sqlite_utils.Database) -> None:
+    # What operators watch per job: where it ran, its peak memory (CUDA's max allocated, or the
+    # process's resident memory on CPU), and how long generation itself took; rerun_of links a rerun
+    # to the job it reproduces.
+    jobs = db["jobs"]
+    jobs.add_column("device", str)
+    jobs.add_column("peak_mem_mb", float)
+    jobs.add_column("mem_kind", str)
+    jobs.add_column("generate_s", float)
+    jobs.add_column("rerun_of", int)
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply every migration not yet recorded; the caller holds the write lock."""
     if "_migrations" not in db.table_names():

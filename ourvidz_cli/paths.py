@@ -35,3 +35,7 @@ def smoke_dir(home: Path) -> Path:
 
 def logs_dir(home: Path) -> Path:
     return home / "logs"
+
+
+def gallery_dir(home: Path) -> Path:
+    return home / "gallery"

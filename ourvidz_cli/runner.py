@@ -13,13 +13,14 @@ import signal
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from ourvidz_cli import outputs
+from ourvidz_cli import __version__, a1111, outputs
 from ourvidz_cli.catalog import JobSpec
 from ourvidz_cli.errors import Interrupted, OurvidzError
 from ourvidz_cli.ledger import CANCELED, COMPLETED, FAILED, QUEUED, Ledger
@@ -106,18 +107,6 @@ class Heartbeat(threading.Thread):
             raise JobStopped(canceled=True)
 
 
-def a1111_parameters(prompt: str, negative: str, config: dict[str, Any], sampler: str) -> str:
-    """The `parameters` text chunk in the layout AUTOMATIC1111 writes, which image tools parse."""
-    lines = [prompt]
-    if negative:
-        lines.append(f"Negative prompt: {negative}")
-    lines.append(
-        f"Steps: {config['steps']}, Sampler: {sampler}, CFG scale: {config['guidance']}, Seed: {config['seed']}, "
-        f"Size: {config['width']}x{config['height']}, Model: {config['model']['name']}"
-    )
-    return "\n".join(lines)
-
-
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if isinstance(exc, OurvidzError) else f"{type(exc).__name__}: {text}"
@@ -190,6 +179,33 @@ class Runner:
         return outcome
 
     def _generate(self, job: dict[str, Any], beat: Heartbeat, outcome: Outcome) -> None:
+        from ourvidz_cli.pipelines.memory import PeakMemory
+
+        job_id = job["id"]
+        engine = self.engine
+        peak = PeakMemory(engine.device)
+        timings: dict[str, float] = {}
+        try:
+            with peak, warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("default")
+                try:
+                    assets = self._stages(job, beat, outcome, timings)
+                finally:
+                    for w in caught:
+                        self._log(job_id, f"warning: {w.category.__name__}: {w.message}")
+        finally:
+            measures = {"device": engine.device, "peak_mem_mb": peak.mb, "mem_kind": peak.kind, **timings}
+            self._log(job_id, "measures: " + ", ".join(
+                f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in measures.items()))
+        if not self.ledger.complete(job_id, self.worker, assets, **measures):
+            raise JobStopped(canceled=False)
+        outcome.status = COMPLETED
+        outcome.outputs = [str(self.home / a["path"]) for a in assets]
+        self._log(job_id, f"completed: {len(assets)} output(s)")
+
+    def _stages(self, job: dict[str, Any], beat: Heartbeat, outcome: Outcome,
+                timings: dict[str, float]) -> list[dict[str, Any]]:
+        """Enhance, load, generate, write; each stage's seconds go into `timings` as it ends."""
         from ourvidz_cli.pipelines.request import GenRequest
 
         job_id, config = job["id"], job["config"]
@@ -208,15 +224,16 @@ class Runner:
             enhanced, note = family.enhance(
                 qwen, config["enhance_system"], prompt, config["seed"], enhancer_cfg["max_new_tokens"]
             )
+            timings["enhance_s"] = time.perf_counter() - t0
             self.ledger.record(job_id, self.worker, enhanced_prompt=enhanced, enhance_note=note,
-                               enhance_s=time.perf_counter() - t0)
+                               enhance_s=timings["enhance_s"])
             self._log(job_id, f"enhanced prompt: {enhanced!r}" + (f" ({note})" if note else ""))
             outcome.enhanced_prompt = prompt = enhanced
 
         model_cfg = config["model"]
         self.reporter.phase(f"loading {model_cfg['name']}")
         pipe, seconds = self._load(model_cfg)
-        load_s += seconds
+        timings["load_s"] = load_s = load_s + seconds
         self.ledger.record(job_id, self.worker, load_s=load_s)
         beat.check()
 
@@ -226,15 +243,12 @@ class Runner:
 
         self.reporter.phase(f"generating on {engine.device}")
         family = engine.family(model_cfg["kind"])
+        t0 = time.perf_counter()
         result = family.generate(pipe, GenRequest.from_config(prompt, config), on_step)
+        timings["generate_s"] = time.perf_counter() - t0
         beat.check()
         self.reporter.phase("writing outputs")
-        assets = self._write(job, prompt, result)
-        if not self.ledger.complete(job_id, self.worker, assets, load_s=load_s):
-            raise JobStopped(canceled=False)
-        outcome.status = COMPLETED
-        outcome.outputs = [str(self.home / a["path"]) for a in assets]
-        self._log(job_id, f"completed: {len(assets)} output(s), model load {load_s:.2f}s")
+        return self._write(job, prompt, result)
 
     def _write(self, job: dict[str, Any], prompt: str, result: Any) -> list[dict[str, Any]]:
         job_id, config = job["id"], job["config"]
@@ -253,7 +267,12 @@ class Runner:
             path = outputs.output_path(self.home, config["bucket"], job_id, idx, config["output"])
             if config["output"] == "png":
                 outputs.write_png(path, item, {
-                    "parameters": a1111_parameters(prompt, config["negative"], config, result.sampler),
+                    "parameters": a1111.format_parameters(prompt, config["negative"], {
+                        "Steps": config["steps"], "Sampler": a1111.sampler_name(result.sampler),
+                        "CFG scale": config["guidance"], "Seed": config["seed"],
+                        "Size": f"{config['width']}x{config['height']}", "Model": config["model"]["name"],
+                        "Job type": job["type"], "Version": f"ourvidz {__version__}",
+                    }),
                     "ourvidz": json.dumps(record | {"index": idx}, sort_keys=True),
                 })
                 width, height, frames, fps = item.width, item.height, 1, None

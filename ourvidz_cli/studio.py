@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ourvidz_cli.catalog import Catalog, JobSpec, load_catalog, packaged_catalog_path, resolve_job
+from ourvidz_cli.catalog import Catalog, JobSpec, load_catalog, packaged_catalog_path, resolve_job, respec
 from ourvidz_cli.errors import UsageError
 from ourvidz_cli.jobfile import read_jobs
 from ourvidz_cli.ledger import Ledger
@@ -79,3 +79,6 @@ class Studio:
             except UsageError as exc:
                 raise UsageError(f"{path}:{line}: {exc}; nothing was queued") from None
         return self.ledger.add(specs)
+
+    def rerun_spec(self, job_id: int, seed: Any = None) -> JobSpec:
+        return respec(self.ledger.get(job_id), seed)
