@@ -75,6 +75,18 @@ class Bucket:
 
 
 @dataclass(frozen=True)
+class Prompt:
+    """A system prompt for Qwen, and how the answer must fit the model that will read it."""
+
+    name: str
+    system: str
+    token_limit: int | None = None  # counted with tokenizer_model's tokenizer, special tokens included
+    tokenizer_model: str | None = None
+    tokenizer_subfolder: str = "tokenizer"
+    max_new_tokens: int | None = None
+
+
+@dataclass(frozen=True)
 class JobType:
     name: str
     model: str
@@ -101,10 +113,36 @@ class Catalog:
     path: Path
     models: dict[str, Model]
     buckets: dict[str, Bucket]
-    prompts: dict[str, str]
+    prompts: dict[str, Prompt]
     job_types: dict[str, JobType]
     smoke: bool = False
     max_attempts: int = 3
+    enhancer: str | None = None  # the model `--enhance` uses on job types that do not name one
+
+    def prompt(self, name: str) -> Prompt:
+        try:
+            return self.prompts[name]
+        except KeyError:
+            close = difflib.get_close_matches(name, self.prompts, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UsageError(f"no prompt target '{name}'{hint}; the catalog has {', '.join(self.prompts)}") from None
+
+    def enhance_config(self, enhancer: str, target: str) -> dict[str, Any]:
+        """What the runner needs to enhance a prompt for `target`: the system prompt, token budget and
+        the tokenizer that measures it (from the catalog model the answer is meant for)."""
+        p = self.prompt(target)
+        tokenizer = None
+        if p.token_limit and p.tokenizer_model:
+            model = self.models[p.tokenizer_model]
+            tokenizer = {"model": model.name, "source": model.source, "subfolder": p.tokenizer_subfolder}
+        qwen = self.models[enhancer]
+        return {
+            "target": target,
+            "system": p.system,
+            "token_limit": p.token_limit,
+            "tokenizer": tokenizer,
+            "max_new_tokens": p.max_new_tokens or qwen.max_new_tokens,
+        }
 
     def job_type(self, name: str) -> JobType:
         try:
@@ -221,7 +259,24 @@ def _build(path: Path, raw: dict[str, Any]) -> Catalog:
         )
         for name, spec in _table(raw, "buckets", path).items()
     }
-    prompts = {name: str(spec["system"]) for name, spec in raw.get("prompts", {}).items()}
+    prompts = {
+        name: Prompt(
+            name=name,
+            system=str(spec["system"]),
+            token_limit=int(spec["token_limit"]) if "token_limit" in spec else None,
+            tokenizer_model=spec.get("tokenizer_model"),
+            tokenizer_subfolder=str(spec.get("tokenizer_subfolder", "tokenizer")),
+            max_new_tokens=int(spec["max_new_tokens"]) if "max_new_tokens" in spec else None,
+        )
+        for name, spec in raw.get("prompts", {}).items()
+    }
+    for p in prompts.values():
+        if p.tokenizer_model is not None and p.tokenizer_model not in models:
+            raise CatalogError(f"catalog {path}: prompt '{p.name}' measures with model '{p.tokenizer_model}', "
+                               "which [models] does not define")
+    enhancer = raw.get("enhancer")
+    if enhancer is not None and enhancer not in models:
+        raise CatalogError(f"catalog {path}: enhancer = '{enhancer}' is not a model in [models]")
 
     job_types: dict[str, JobType] = {}
     for name, spec in _table(raw, "job_types", path).items():
@@ -253,11 +308,12 @@ def _build(path: Path, raw: dict[str, Any]) -> Catalog:
         job_types=job_types,
         smoke=bool(raw.get("smoke", False)),
         max_attempts=int(raw.get("max_attempts", 3)),
+        enhancer=enhancer,
     )
 
 
 def _check_job_type(
-    path: Path, jt: JobType, models: dict[str, Model], buckets: dict[str, Bucket], prompts: dict[str, str]
+    path: Path, jt: JobType, models: dict[str, Model], buckets: dict[str, Bucket], prompts: dict[str, Prompt]
 ) -> None:
     where = f"catalog {path}: job type '{jt.name}'"
     if jt.model not in models:
@@ -269,9 +325,9 @@ def _check_job_type(
     bucket = buckets[jt.bucket]
     if bucket.mime and MIME_BY_OUTPUT[jt.output] not in bucket.mime:
         raise CatalogError(f"{where}: bucket '{jt.bucket}' does not accept {MIME_BY_OUTPUT[jt.output]}")
-    if jt.enhancer is not None:
-        if jt.enhancer not in models:
-            raise CatalogError(f"{where} uses enhancer '{jt.enhancer}', which [models] does not define")
+    if jt.enhancer is not None and jt.enhancer not in models:
+        raise CatalogError(f"{where} uses enhancer '{jt.enhancer}', which [models] does not define")
+    if jt.enhancer is not None or jt.enhance_prompt is not None:
         if jt.enhance_prompt not in prompts:
             raise CatalogError(f"{where} uses prompt template '{jt.enhance_prompt}', which [prompts] does not define")
     _check_shape(where, models[jt.model], jt.width, jt.height, jt.frames, jt.output, CatalogError)
@@ -331,7 +387,18 @@ class JobSpec:
     rerun_of: int | None = None
 
 
-OVERRIDES = ("steps", "size", "frames", "seed", "negative", "count", "guidance", "priority", "max_attempts")
+OVERRIDES = ("steps", "size", "frames", "seed", "negative", "count", "guidance", "priority", "max_attempts", "enhance")
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise UsageError(f"{name} must be true or false, got {value!r}")
 
 
 def parse_seed(value: Any) -> int:
@@ -389,7 +456,12 @@ def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[s
         _in_range("frames", frames, LIMITS["frames"])
     _check_shape(f"{jt.name}", model, width, height, frames, jt.output, UsageError)
 
-    needed = [model] + ([catalog.models[jt.enhancer]] if jt.enhancer else [])
+    enhancer = jt.enhancer
+    if _as_bool("enhance", over.get("enhance", False)) and enhancer is None:
+        enhancer = catalog.enhancer
+        if enhancer is None or jt.enhance_prompt is None:
+            raise UsageError(f"--enhance: the catalog names no enhancer model or prompt target for {jt.name}")
+    needed = [model] + ([catalog.models[enhancer]] if enhancer else [])
     for m in needed:
         reason = m.missing_reason()
         if reason:
@@ -400,8 +472,8 @@ def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[s
     config: dict[str, Any] = {
         "job_type": jt.name,
         "model": model.as_config(),
-        "enhancer": catalog.models[jt.enhancer].as_config() if jt.enhancer else None,
-        "enhance_system": catalog.prompts[jt.enhance_prompt] if jt.enhance_prompt else None,
+        "enhancer": catalog.models[enhancer].as_config() if enhancer else None,
+        "enhance": catalog.enhance_config(enhancer, jt.enhance_prompt) if enhancer and jt.enhance_prompt else None,
         "steps": steps,
         "width": width,
         "height": height,

@@ -14,6 +14,7 @@ from ourvidz_cli import __version__
 from ourvidz_cli.cli_common import (
     CountOpt,
     DeviceOpt,
+    EnhanceOpt,
     FramesOpt,
     GuidanceOpt,
     JsonOpt,
@@ -39,7 +40,7 @@ from ourvidz_cli.paths import resolve_home
 from ourvidz_cli.studio import Settings
 
 
-def overrides(**values: str | None) -> dict[str, Any]:
+def overrides(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -74,6 +75,7 @@ def generate(
     negative: NegOpt = None,
     count: CountOpt = None,
     guidance: GuidanceOpt = None,
+    enhance: EnhanceOpt = False,
     device: DeviceOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -84,7 +86,8 @@ def generate(
 
     s = studio()
     spec = s.resolve(job_type, prompt, overrides(steps=steps, size=size, frames=frames, seed=seed,
-                                                 negative=negative, count=count, guidance=guidance))
+                                                 negative=negative, count=count, guidance=guidance,
+                                                 enhance=enhance or None))
     runner = Runner(s.ledger, s.home, Worker(), ConsoleReporter(), device=device)
     with sigterm_as_interrupt():
         outcome = runner.generate_now(spec)
@@ -143,12 +146,13 @@ def queue_add(
     count: CountOpt = None,
     guidance: GuidanceOpt = None,
     priority: PriorityOpt = None,
+    enhance: EnhanceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Queue one job, or every job in a file; prints the new job ids."""
     s = studio()
     opts = overrides(steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count,
-                     guidance=guidance, priority=priority)
+                     guidance=guidance, priority=priority, enhance=enhance or None)
     if file is not None:
         if job_type or prompt:
             raise UsageError("give either TYPE PROMPT or --file, not both")
@@ -319,7 +323,7 @@ def models_init_smoke(
 
 
 # Registers the library commands on the same app; imported here so `ourvidz --help` lists them.
-from ourvidz_cli import cli_library  # noqa: E402, F401
+from ourvidz_cli import cli_library, cli_qwen  # noqa: E402, F401
 
 
 def _parser_error(exc: Exception) -> tuple[str, int] | None:

@@ -27,6 +27,8 @@ app.add_typer(queue_app, name="queue")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(models_app, name="models")
 app.add_typer(assets_app, name="assets")
+project_app = typer.Typer(help="Storyboard projects: scenes, status, the joined video.", no_args_is_help=True)
+app.add_typer(project_app, name="project")
 
 
 class State:
@@ -68,4 +70,5 @@ NegOpt = Annotated[str | None, typer.Option("--negative", help="Negative prompt.
 CountOpt = Annotated[str | None, typer.Option("--count", help="Outputs per job.")]
 GuidanceOpt = Annotated[str | None, typer.Option("--guidance", help="Classifier-free guidance scale.")]
 PriorityOpt = Annotated[str | None, typer.Option("--priority", help="Lower runs first (fast types: 1).")]
+EnhanceOpt = Annotated[bool, typer.Option("--enhance", help="Rewrite the prompt with Qwen first (any job type).")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cuda, cuda:N, mps or cpu.")]

@@ -22,7 +22,7 @@ from ourvidz_cli.worker import Worker, process_alive
 
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELED = "queued", "running", "completed", "failed", "canceled"
 STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED, CANCELED)
-SCHEMA_VERSION = 3  # len(migrations.MIGRATIONS); checked here so the common path skips sqlite-utils
+SCHEMA_VERSION = 5  # len(migrations.MIGRATIONS); checked here so the common path skips sqlite-utils
 
 
 def _job(row: sqlite3.Row | None) -> dict[str, Any] | None:
@@ -298,3 +298,53 @@ class Ledger:
                 "started_at = NULL, finished_at = NULL, duration_s = NULL WHERE id = ?",
                 [job_id],
             )
+
+    # -- storyboard projects ----------------------------------------------------------------------
+
+    def add_project(self, name: str, script: str, job_type: str, source: str, note: str | None,
+                    characters: Sequence[tuple[str, str]], scenes: Sequence[tuple[dict[str, Any], JobSpec]]) -> int:
+        """The project, its characters, its scenes and one queued job per scene: all or nothing."""
+        with self.write() as conn:
+            if conn.execute("SELECT 1 FROM projects WHERE name = ?", [name]).fetchone():
+                raise UsageError(f"a project named '{name}' exists; pick another --name")
+            project_id = int(conn.execute(
+                "INSERT INTO projects (name, script, job_type, source, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [name, script, job_type, source, note, time.time()],
+            ).lastrowid or 0)
+            for char_name, description in characters:
+                conn.execute("INSERT INTO characters (project_id, name, description) VALUES (?, ?, ?)",
+                             [project_id, char_name, description])
+            for idx, (scene, spec) in enumerate(scenes):
+                job_id = self._insert(conn, spec, QUEUED, {})
+                conn.execute(
+                    "INSERT INTO scenes (project_id, idx, title, shot, duration_s, characters, prompt, job_id) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [project_id, idx, scene["title"], scene["shot"], scene["duration_s"],
+                     json.dumps(scene["characters"]), spec.prompt, job_id],
+                )
+        return project_id
+
+    def project(self, name: str) -> dict[str, Any]:
+        row = self.conn.execute("SELECT * FROM projects WHERE name = ?", [name]).fetchone()
+        if row is None:
+            names = [r[0] for r in self.conn.execute("SELECT name FROM projects ORDER BY id")]
+            known = f"; projects: {', '.join(names)}" if names else "; make one with 'ourvidz storyboard SCRIPT'"
+            raise NotFound(f"no project '{name}'{known}")
+        project = dict(row)
+        project["characters"] = [dict(r) for r in self.conn.execute(
+            "SELECT name, description FROM characters WHERE project_id = ? ORDER BY id", [project["id"]])]
+        scenes = []
+        for r in self.conn.execute(
+            "SELECT s.*, j.status, j.error, j.enhanced_prompt FROM scenes s LEFT JOIN jobs j ON j.id = s.job_id "
+            "WHERE s.project_id = ? ORDER BY s.idx", [project["id"]]
+        ):
+            scene = dict(r)
+            scene["characters"] = json.loads(scene["characters"] or "[]")
+            scene["outputs"] = self.assets(scene["job_id"]) if scene["job_id"] else []
+            scenes.append(scene)
+        project["scenes"] = scenes
+        return project
+
+    def set_render(self, project_id: int, path: str) -> None:
+        with self.write() as conn:
+            conn.execute("UPDATE projects SET render_path = ? WHERE id = ?", [path, project_id])

@@ -97,6 +97,58 @@ def m003_job_measures(db: sqlite_utils.Database) -> None:
     jobs.add_column("rerun_of", int)
 
 
+@migration
+def m004_enhancements(db: sqlite_utils.Database) -> None:
+    # Qwen's answers, keyed by everything that shapes them (model, target, system prompt, input,
+    # budgets): a re-run or re-queued prompt costs no model load. Fallbacks are cached too, with why.
+    db["enhancements"].create(
+        {
+            "key": str,
+            "model": str,
+            "target": str,
+            "input": str,
+            "output": str,
+            "note": str,
+            "trimmed": int,
+            "tokens": int,
+            "seconds": float,
+            "created_at": float,
+            "hits": int,
+        },
+        pk="key",
+        not_null={"model", "target", "input", "output"},
+        defaults={"hits": 0, "trimmed": 0},
+    )
+    db["jobs"].add_column("enhance_cached", int)
+
+
+@migration
+def m005_projects(db: sqlite_utils.Database) -> None:
+    # A storyboard: the project, its characters (one fixed description each) and its scenes, each
+    # scene pointing at the job that renders it.
+    db["projects"].create(
+        {"id": int, "name": str, "script": str, "job_type": str, "source": str, "note": str,
+         "render_path": str, "created_at": float},
+        pk="id",
+        not_null={"name", "script", "job_type", "source", "created_at"},
+    )
+    db["projects"].create_index(["name"], unique=True, index_name="projects_name")
+    db["characters"].create(
+        {"id": int, "project_id": int, "name": str, "description": str},
+        pk="id",
+        foreign_keys=[("project_id", "projects", "id")],
+        not_null={"project_id", "name", "description"},
+    )
+    db["scenes"].create(
+        {"id": int, "project_id": int, "idx": int, "title": str, "shot": str, "duration_s": float,
+         "characters": str, "prompt": str, "job_id": int},
+        pk="id",
+        foreign_keys=[("project_id", "projects", "id"), ("job_id", "jobs", "id")],
+        not_null={"project_id", "idx", "title", "shot", "prompt"},
+    )
+    db["scenes"].create_index(["project_id", "idx"], unique=True, index_name="scenes_order")
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply every migration not yet recorded; the caller holds the write lock."""
     if "_migrations" not in db.table_names():

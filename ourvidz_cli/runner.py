@@ -107,6 +107,12 @@ class Heartbeat(threading.Thread):
             raise JobStopped(canceled=True)
 
 
+def legacy_enhance_spec(config: dict[str, Any]) -> dict[str, Any]:
+    """Jobs stored before targets existed carried only a system prompt."""
+    return {"target": "legacy", "system": config["enhance_system"], "token_limit": None, "tokenizer": None,
+            "max_new_tokens": config["enhancer"]["max_new_tokens"]}
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if isinstance(exc, OurvidzError) else f"{type(exc).__name__}: {text}"
@@ -213,22 +219,21 @@ class Runner:
         load_s = 0.0
         engine = self.engine
         if config.get("enhancer"):
-            enhancer_cfg = config["enhancer"]
-            self.reporter.phase(f"loading {enhancer_cfg['name']}")
-            qwen, seconds = self._load(enhancer_cfg)
-            load_s += seconds
+            from ourvidz_cli.enhancer import Enhancer
+
+            spec = config.get("enhance") or legacy_enhance_spec(config)
+            result = Enhancer(self.ledger, self._load, engine.family).enhance(
+                config["enhancer"], spec, prompt, on_phase=self.reporter.phase)
+            load_s += result.load_s
+            timings["enhance_s"] = result.seconds
             beat.check()
-            self.reporter.phase(f"enhancing prompt with {enhancer_cfg['name']}")
-            t0 = time.perf_counter()
-            family = engine.family(enhancer_cfg["kind"])
-            enhanced, note = family.enhance(
-                qwen, config["enhance_system"], prompt, config["seed"], enhancer_cfg["max_new_tokens"]
-            )
-            timings["enhance_s"] = time.perf_counter() - t0
-            self.ledger.record(job_id, self.worker, enhanced_prompt=enhanced, enhance_note=note,
-                               enhance_s=timings["enhance_s"])
-            self._log(job_id, f"enhanced prompt: {enhanced!r}" + (f" ({note})" if note else ""))
-            outcome.enhanced_prompt = prompt = enhanced
+            self.ledger.record(job_id, self.worker, enhanced_prompt=result.output, enhance_note=result.note,
+                               enhance_s=result.seconds, enhance_cached=int(result.cached))
+            self._log(job_id, f"enhanced prompt ({spec['target']}{', from cache' if result.cached else ''}): "
+                              f"{result.output!r}" + (f" ({result.note})" if result.note else ""))
+            if result.raw is not None:
+                self._log(job_id, f"enhancer's raw answer: {result.raw!r}")
+            outcome.enhanced_prompt = prompt = result.output
 
         model_cfg = config["model"]
         self.reporter.phase(f"loading {model_cfg['name']}")
