@@ -43,15 +43,26 @@ class Model:
     frame_step: int = 1
     fps: int = 16
     max_new_tokens: int = 200
+    # LoRAs fused at load: each {"source": path or repo id, "weight": float, "weight_name": file in a repo}.
+    loras: tuple[dict[str, Any], ...] = ()
+    # For a single-file checkpoint: the diffusers folder or repo whose configs and tokenizers describe it.
+    config: str | None = None
 
     @property
     def source(self) -> str:
         return str(self.path) if self.path is not None else str(self.repo)
 
+    @property
+    def single_file(self) -> bool:
+        return self.path is not None and self.path.suffix in (".safetensors", ".ckpt")
+
     def missing_reason(self) -> str | None:
         """Why this model cannot load, when that is knowable without a network."""
         if self.path is not None and not self.path.exists():
             return f"model '{self.name}' points at {self.path}, which does not exist"
+        for lora in self.loras:
+            if lora.get("local") and not Path(lora["source"]).exists():
+                return f"model '{self.name}' uses the LoRA {lora['source']}, which does not exist"
         return None
 
     def as_config(self) -> dict[str, Any]:
@@ -63,6 +74,8 @@ class Model:
             "dtype": self.dtype,
             "fps": self.fps,
             "max_new_tokens": self.max_new_tokens,
+            "loras": [dict(lora) for lora in self.loras],
+            "config": self.config,
         }
 
 
@@ -235,10 +248,10 @@ def _build(path: Path, raw: dict[str, Any]) -> Catalog:
             raise CatalogError(f"catalog {path}: model '{name}' dtype '{dtype}' is not one of {', '.join(DTYPES)}")
         resolved = None
         if local is not None:
-            resolved = Path(os.path.expanduser(str(local)))
-            if not resolved.is_absolute():
-                resolved = (path.parent / resolved).resolve()
+            resolved = _local(path, str(local))
         models[name] = Model(
+            loras=tuple(_lora(path, name, i, lora) for i, lora in enumerate(spec.get("loras", []))),
+            config=_config_source(path, spec.get("config")),
             name=name,
             kind=str(spec["kind"]),
             repo=repo,
@@ -310,6 +323,34 @@ def _build(path: Path, raw: dict[str, Any]) -> Catalog:
         max_attempts=int(raw.get("max_attempts", 3)),
         enhancer=enhancer,
     )
+
+
+def _local(path: Path, raw: str) -> Path:
+    resolved = Path(os.path.expanduser(raw))
+    return resolved if resolved.is_absolute() else (path.parent / resolved).resolve()
+
+
+def _lora(path: Path, model: str, i: int, spec: Any) -> dict[str, Any]:
+    if not isinstance(spec, dict) or (("path" in spec) == ("repo" in spec)):
+        raise CatalogError(f"catalog {path}: model '{model}' LoRA {i + 1} needs exactly one of path = ... or "
+                           "repo = ..., and optionally weight and weight_name")
+    try:
+        weight = float(spec.get("weight", 1.0))
+    except (TypeError, ValueError):
+        raise CatalogError(f"catalog {path}: model '{model}' LoRA {i + 1} weight must be a number") from None
+    local = "path" in spec
+    return {"source": str(_local(path, str(spec["path"]))) if local else str(spec["repo"]), "local": local,
+            "weight": weight, "weight_name": spec.get("weight_name")}
+
+
+def _config_source(path: Path, raw: Any) -> str | None:
+    if raw is None:
+        return None
+    text = str(raw)
+    # A local folder (absolute, ./ or ../ relative to the catalog) or a repo id ("org/name").
+    if text.startswith((".", "/", "~")) or (path.parent / text).exists():
+        return str(_local(path, text))
+    return text
 
 
 def _check_job_type(

@@ -12,6 +12,8 @@ import typer
 
 from ourvidz_cli import __version__
 from ourvidz_cli.cli_common import (
+    BudgetOpt,
+    CompileOpt,
     CountOpt,
     DeviceOpt,
     EnhanceOpt,
@@ -77,18 +79,22 @@ def generate(
     guidance: GuidanceOpt = None,
     enhance: EnhanceOpt = False,
     device: DeviceOpt = None,
+    vram_budget: BudgetOpt = None,
+    compile_: CompileOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate now, in this process, and print the output paths."""
     from ourvidz_cli.progress import ConsoleReporter
-    from ourvidz_cli.runner import Runner, sigterm_as_interrupt
+    from ourvidz_cli.runner import Runner, RunOptions, sigterm_as_interrupt
     from ourvidz_cli.worker import Worker
 
     s = studio()
     spec = s.resolve(job_type, prompt, overrides(steps=steps, size=size, frames=frames, seed=seed,
                                                  negative=negative, count=count, guidance=guidance,
                                                  enhance=enhance or None))
-    runner = Runner(s.ledger, s.home, Worker(), ConsoleReporter(), device=device)
+    _check_budget(vram_budget)
+    runner = Runner(s.ledger, s.home, Worker(), ConsoleReporter(),
+                    options=RunOptions(device=device, vram_budget=vram_budget, compile=compile_))
     with sigterm_as_interrupt():
         outcome = runner.generate_now(spec)
     if as_json:
@@ -174,15 +180,28 @@ def queue_run(
     watch: Annotated[bool, typer.Option("--watch", help="Keep polling for new jobs.")] = False,
     poll: Annotated[float, typer.Option("--poll", min=0.1, help="Seconds between polls with --watch.")] = 2.0,
     device: DeviceOpt = None,
+    vram_budget: BudgetOpt = None,
+    order: Annotated[str, typer.Option(
+        "--order", help="smart: priority, then jobs whose models are loaded, then age; fifo: arrival order.")
+    ] = "smart",
+    max_wait: Annotated[float, typer.Option(
+        "--max-wait", min=0, help="Seconds after which a queued job runs next regardless (no starvation).")
+    ] = 1800.0,
+    compile_: CompileOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run queued jobs (fast before high, oldest first) until the queue is empty."""
+    """Run queued jobs until the queue is empty: fast before high, preferring loaded models."""
     from ourvidz_cli.progress import ConsoleReporter
-    from ourvidz_cli.runner import Runner, sigterm_as_interrupt
+    from ourvidz_cli.runner import Runner, RunOptions, sigterm_as_interrupt
     from ourvidz_cli.worker import Worker
 
+    if order not in ("smart", "fifo"):
+        raise UsageError(f"--order '{order}' is not smart or fifo")
+    _check_budget(vram_budget)
     s = studio()
-    runner = Runner(s.ledger, s.home, Worker(), ConsoleReporter(), device=device)
+    runner = Runner(s.ledger, s.home, Worker(), ConsoleReporter(),
+                    options=RunOptions(device=device, vram_budget=vram_budget, order=order, max_wait_s=max_wait,
+                                       compile=compile_))
     started = time.perf_counter()
     with sigterm_as_interrupt():
         results = runner.run_queue(max_jobs=max_jobs, watch=watch, poll_s=poll)
@@ -191,7 +210,8 @@ def queue_run(
     loads = runner.model_loads
     if as_json:
         emit_json({**tally, "jobs_run": len(results), "wall_s": round(wall, 3), "model_loads": loads,
-                   "jobs": [r.as_dict() for r in results]})
+                   "evictions": runner.evictions, "batched_enhancements": runner.batched_enhancements,
+                   "order": order, "jobs": [r.as_dict() for r in results]})
     else:
         from rich.table import Table
 
@@ -205,10 +225,17 @@ def queue_run(
         out.print(table)
         out.print(
             f"{tally['completed']} completed, {tally['failed']} failed, {tally['canceled']} canceled "
-            f"in {wall:.1f}s; {loads} model load(s)"
+            f"in {wall:.1f}s; {loads} model load(s), {runner.evictions} eviction(s)"
         )
     if tally["failed"]:
         raise typer.Exit(1)
+
+
+def _check_budget(budget: str | None) -> None:
+    if budget is not None:
+        from ourvidz_cli.model_store import parse_bytes
+
+        parse_bytes(budget)  # a bad size is a usage error before any job is claimed
 
 
 def job_row(job: dict[str, Any]) -> dict[str, Any]:
@@ -323,7 +350,7 @@ def models_init_smoke(
 
 
 # Registers the library commands on the same app; imported here so `ourvidz --help` lists them.
-from ourvidz_cli import cli_library, cli_qwen  # noqa: E402, F401
+from ourvidz_cli import cli_library, cli_models, cli_qwen  # noqa: E402, F401
 
 
 def _parser_error(exc: Exception) -> tuple[str, int] | None:

@@ -71,4 +71,8 @@ CountOpt = Annotated[str | None, typer.Option("--count", help="Outputs per job."
 GuidanceOpt = Annotated[str | None, typer.Option("--guidance", help="Classifier-free guidance scale.")]
 PriorityOpt = Annotated[str | None, typer.Option("--priority", help="Lower runs first (fast types: 1).")]
 EnhanceOpt = Annotated[bool, typer.Option("--enhance", help="Rewrite the prompt with Qwen first (any job type).")]
+BudgetOpt = Annotated[str | None, typer.Option(
+    "--vram-budget", envvar="OURVIDZ_VRAM_BUDGET",
+    help="Device memory models may keep, e.g. 20GB (default: all but 2 GiB; RAM on CPU).")]
+CompileOpt = Annotated[bool, typer.Option("--compile", help="torch.compile the denoiser (slow first job).")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cuda, cuda:N, mps or cpu.")]

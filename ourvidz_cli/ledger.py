@@ -22,7 +22,16 @@ from ourvidz_cli.worker import Worker, process_alive
 
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELED = "queued", "running", "completed", "failed", "canceled"
 STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED, CANCELED)
-SCHEMA_VERSION = 5  # len(migrations.MIGRATIONS); checked here so the common path skips sqlite-utils
+SCHEMA_VERSION = 6  # len(migrations.MIGRATIONS); checked here so the common path skips sqlite-utils
+
+
+def enhance_key(spec: JobSpec) -> str | None:
+    config = spec.config
+    if not config.get("enhancer") or not config.get("enhance"):
+        return None
+    from ourvidz_cli.enhancer import cache_key
+
+    return cache_key(config["enhancer"], config["enhance"], spec.prompt)
 
 
 def _job(row: sqlite3.Row | None) -> dict[str, Any] | None:
@@ -87,6 +96,9 @@ class Ledger:
             "max_attempts": spec.max_attempts,
             "created_at": time.time(),
             "rerun_of": spec.rerun_of,
+            "model_key": spec.config["model"]["source"],
+            "enhancer_key": (spec.config.get("enhancer") or {}).get("source"),
+            "enhance_key": enhance_key(spec),
             **extra,
         }
         cols = ", ".join(row)
@@ -147,21 +159,50 @@ class Ledger:
 
     # -- the worker's side ----------------------------------------------------------------------
 
-    def claim(self, worker: Worker, lease_s: float) -> dict[str, Any] | None:
-        """Take the next queued job: lowest priority number first, oldest first within it."""
+    def claim(self, worker: Worker, lease_s: float, resident: Sequence[str] = (),
+              max_wait_s: float | None = None, order: str = "smart") -> dict[str, Any] | None:
+        """Take the next queued job.
+
+        smart: a job queued longer than `max_wait_s` first (oldest first), so nothing starves; then
+        priority (fast before high); then jobs whose models are all resident (`resident`: model
+        sources now loaded; Qwen counts as not needed once a job's prompt is in the cache); then age.
+        fifo: arrival order only, for comparison.
+        """
         now = time.time()
+        if order == "fifo":
+            pick, args = "SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1", []
+        else:
+            marks = ", ".join("?" for _ in resident)
+            starve = now - max_wait_s if max_wait_s is not None else -1.0
+            pick = f"""
+                SELECT id FROM jobs WHERE status = 'queued'
+                ORDER BY created_at < ? DESC, CASE WHEN created_at < ? THEN created_at END,
+                    priority,
+                    (model_key NOT IN ({marks}))
+                      + (enhancer_key IS NOT NULL AND enhancer_key NOT IN ({marks})
+                         AND NOT EXISTS (SELECT 1 FROM enhancements e WHERE e.key = jobs.enhance_key)),
+                    created_at, id
+                LIMIT 1"""
+            args = [starve, starve, *resident, *resident]
         with self.write() as conn:
             row = conn.execute(
-                """
+                f"""
                 UPDATE jobs SET status = 'running', worker = ?, worker_host = ?, worker_pid = ?,
                     lease_expires_at = ?, started_at = ?, attempts = attempts + 1, error = NULL
-                WHERE id = (SELECT id FROM jobs WHERE status = 'queued'
-                            ORDER BY priority, created_at, id LIMIT 1)
+                WHERE id = ({pick})
                 RETURNING *
                 """,
-                [worker.id, worker.host, worker.pid, now + lease_s, now],
+                [worker.id, worker.host, worker.pid, now + lease_s, now, *args],
             ).fetchone()
         return _job(row)
+
+    def pending_enhancements(self) -> list[dict[str, Any]]:
+        """Queued jobs whose prompt Qwen has not enhanced yet (for batching while Qwen is loaded)."""
+        rows = self.conn.execute(
+            "SELECT * FROM jobs WHERE status = 'queued' AND enhancer_key IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM enhancements e WHERE e.key = jobs.enhance_key) ORDER BY priority, created_at, id"
+        )
+        return [_job(r) for r in rows]  # type: ignore[misc]
 
     def renew(self, job_id: int, worker: Worker, lease_s: float) -> bool | None:
         """Extend the lease; returns whether a cancel was asked for, or None if the job was lost."""

@@ -149,6 +149,21 @@ def m005_projects(db: sqlite_utils.Database) -> None:
     db["scenes"].create_index(["project_id", "idx"], unique=True, index_name="scenes_order")
 
 
+@migration
+def m006_scheduling(db: sqlite_utils.Database) -> None:
+    # What the scheduler sorts on: the models a job needs (by source) and the key of its enhancement in
+    # the cache, so a job whose prompt is already enhanced does not count Qwen as needed. `fallback`
+    # records how a job was rescued from running out of memory.
+    jobs = db["jobs"]
+    jobs.add_column("model_key", str)
+    jobs.add_column("enhancer_key", str)
+    jobs.add_column("enhance_key", str)
+    jobs.add_column("fallback", str)
+    db.execute("UPDATE jobs SET model_key = json_extract(config, '$.model.source'), "
+               "enhancer_key = json_extract(config, '$.enhancer.source')")
+    jobs.create_index(["status", "enhancer_key"], index_name="jobs_enhance_pending")
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply every migration not yet recorded; the caller holds the write lock."""
     if "_migrations" not in db.table_names():

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
 
-from ourvidz_cli import __version__, a1111, outputs
+from ourvidz_cli import __version__, a1111, faults, outputs
 from ourvidz_cli.catalog import JobSpec
 from ourvidz_cli.errors import Interrupted, OurvidzError
 from ourvidz_cli.ledger import CANCELED, COMPLETED, FAILED, QUEUED, Ledger
@@ -118,15 +118,27 @@ def _one_line(exc: BaseException) -> str:
     return text if isinstance(exc, OurvidzError) else f"{type(exc).__name__}: {text}"
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    device: str | None = None
+    vram_budget: str | None = None  # "20GB"; default: the device's memory minus headroom
+    order: str = "smart"  # or "fifo"
+    max_wait_s: float = 1800.0  # a job queued longer than this runs next, whatever else is waiting
+    compile: bool = False
+
+
 class Runner:
     def __init__(self, ledger: Ledger, home: Path, worker: Worker, reporter: Reporter | None = None,
-                 device: str | None = None) -> None:
+                 device: str | None = None, options: RunOptions | None = None) -> None:
         self.ledger, self.home, self.worker = ledger, home, worker
         self.reporter: Reporter = reporter or SilentReporter()
-        self.device = device
+        self.options = options or RunOptions(device=device)
+        self.device = device or self.options.device
         self.lease_s = lease_seconds()
         self._engine: Any = None
         self.model_loads = 0  # loads this runner caused; the engine may be shared and already warm
+        self.evictions = 0
+        self.batched_enhancements = 0
 
     @property
     def engine(self) -> Any:
@@ -134,14 +146,19 @@ class Runner:
             self.reporter.phase("starting torch")
             from ourvidz_cli.pipelines.engine import shared_engine
 
-            self._engine = shared_engine(self.device)
+            self._engine = shared_engine(self.device, self.options.vram_budget)
+            self._engine.compile = self.options.compile
         return self._engine
 
     def _load(self, model_cfg: dict[str, Any]) -> tuple[Any, float]:
-        before = self.engine.loads
+        loads, evictions = self.engine.loads, self.engine.evictions
         loaded, seconds = self.engine.get(model_cfg)
-        self.model_loads += self.engine.loads - before
+        self.model_loads += self.engine.loads - loads
+        self.evictions += self.engine.evictions - evictions
         return loaded, seconds
+
+    def resident(self) -> list[str]:
+        return self._engine.resident_sources() if self._engine is not None else []
 
     def _log(self, job_id: int, text: str) -> None:
         folder = logs_dir(self.home)
@@ -222,8 +239,10 @@ class Runner:
             from ourvidz_cli.enhancer import Enhancer
 
             spec = config.get("enhance") or legacy_enhance_spec(config)
-            result = Enhancer(self.ledger, self._load, engine.family).enhance(
-                config["enhancer"], spec, prompt, on_phase=self.reporter.phase)
+            enhancer = Enhancer(self.ledger, self._load, engine.family)
+            result = enhancer.enhance(config["enhancer"], spec, prompt, on_phase=self.reporter.phase)
+            if not result.cached:
+                self._batch_enhance(enhancer, job_id, beat)
             load_s += result.load_s
             timings["enhance_s"] = result.seconds
             beat.check()
@@ -248,12 +267,52 @@ class Runner:
 
         self.reporter.phase(f"generating on {engine.device}")
         family = engine.family(model_cfg["kind"])
+        request = GenRequest.from_config(prompt, config)
         t0 = time.perf_counter()
-        result = family.generate(pipe, GenRequest.from_config(prompt, config), on_step)
+        try:
+            faults.maybe_out_of_memory()
+            result = family.generate(pipe, request, on_step)
+        except Exception as exc:  # noqa: BLE001  only out-of-memory is handled; the rest re-raises
+            if not faults.is_out_of_memory(exc):
+                raise
+            # Free what the failed attempt held, switch this pipeline to offload and tiling, try once more.
+            del exc
+            from ourvidz_cli.pipelines.adapters import low_memory
+            from ourvidz_cli.pipelines.engine import free_device_memory
+
+            free_device_memory(engine.device)
+            switched = low_memory(pipe, engine.device)
+            fallback = "out of memory; retried with " + (", ".join(switched) or "nothing left to switch")
+            self._log(job_id, fallback)
+            self.reporter.phase(fallback)
+            self.ledger.record(job_id, self.worker, fallback=fallback)
+            # Offload hooks stay on the pipeline: the next job loads the model afresh.
+            engine.drop(model_cfg)
+            try:
+                faults.maybe_out_of_memory()
+                result = family.generate(pipe, request, on_step)
+            except Exception as again:  # noqa: BLE001
+                if faults.is_out_of_memory(again):
+                    raise OurvidzError(
+                        f"out of memory on {engine.device} even with {', '.join(switched) or 'no fallback'}: "
+                        f"try a smaller --size, fewer --frames or --count, or a lower --vram-budget for other "
+                        f"models") from None
+                raise
         timings["generate_s"] = time.perf_counter() - t0
         beat.check()
         self.reporter.phase("writing outputs")
         return self._write(job, prompt, result)
+
+    def _batch_enhance(self, enhancer: Any, current: int, beat: Heartbeat) -> None:
+        """While Qwen is loaded, enhance every queued prompt that will need it, so those jobs find their
+        answer in the cache and Qwen is not loaded again after the generation models evict it."""
+        pending = [j for j in self.ledger.pending_enhancements() if j["id"] != current]
+        for n, job in enumerate(pending, 1):
+            beat.check()
+            cfg = job["config"]
+            self.reporter.phase(f"enhancing queued prompt {n}/{len(pending)} (job {job['id']}) while Qwen is loaded")
+            enhancer.enhance(cfg["enhancer"], cfg.get("enhance") or legacy_enhance_spec(cfg), job["prompt"])
+            self.batched_enhancements += 1
 
     def _write(self, job: dict[str, Any], prompt: str, result: Any) -> list[dict[str, Any]]:
         job_id, config = job["id"], job["config"]
@@ -323,7 +382,8 @@ class Runner:
             while max_jobs is None or len(results) < max_jobs:
                 for job_id, status in self.ledger.reap(self.worker):
                     self.reporter.phase(f"job {job_id}: its worker was gone; now {status}")
-                job = self.ledger.claim(self.worker, self.lease_s)
+                job = self.ledger.claim(self.worker, self.lease_s, resident=self.resident(),
+                                        max_wait_s=self.options.max_wait_s, order=self.options.order)
                 if job is None:
                     if not watch:
                         break

@@ -32,6 +32,14 @@ def smoke_catalog_path(home: Path) -> Path:
     return smoke_dir(home) / "models.toml"
 
 
+def refresh_catalog(home: Path) -> None:
+    """Keep an existing smoke home's catalog in step with this release's overlay."""
+    catalog = smoke_catalog_path(home)
+    wanted = smoke_overlay_path().read_text(encoding="utf-8")
+    if catalog.is_file() and catalog.read_text(encoding="utf-8") != wanted:
+        catalog.write_text(wanted, encoding="utf-8")
+
+
 def is_built(home: Path) -> bool:
     root = smoke_dir(home)
     return smoke_catalog_path(home).is_file() and all((root / "models" / m / ".complete").is_file() for m in MODELS)

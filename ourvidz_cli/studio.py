@@ -50,6 +50,7 @@ class Studio:
                 print(f"building tiny random-weight smoke models in {smoke.smoke_dir(self.home)} (once) …",
                       file=sys.stderr)
                 self.ensure_smoke(force=False)
+            smoke.refresh_catalog(self.home)
         return load_catalog(self.catalog_path())
 
     def ensure_smoke(self, force: bool) -> Path:

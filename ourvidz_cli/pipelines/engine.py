@@ -1,14 +1,28 @@
-"""Loads each model once per process and keeps it for the jobs that follow."""
+"""The model manager: owns every loaded pipeline, keeps warm what fits a memory budget, evicts the
+least recently used model when a new one does not fit.
+
+Sizes come from the weights on disk (safetensors headers, at the load dtype), so the decision is made
+before anything is loaded. On CPU the budget applies to RAM.
+"""
 
 from __future__ import annotations
 
+import gc
 import importlib
+import os
 import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from ourvidz_cli.errors import OurvidzError
+from ourvidz_cli.model_store import estimate_bytes, parse_bytes
 from ourvidz_cli.pipelines import FAMILIES
 from ourvidz_cli.pipelines.device import pick_device, pick_dtype
+
+HEADROOM_BYTES = 2 * 2**30  # activations, the CUDA context and the allocator's slack
 
 
 def _quiet_libraries() -> None:
@@ -26,11 +40,44 @@ class ModelLoadError(OurvidzError):
     """A model could not be loaded from where the catalog says it is."""
 
 
+@dataclass
+class Resident:
+    name: str
+    loaded: Any
+    bytes: int
+    mode: str  # "full", or how it was loaded to fit: "text_encoder_on_cpu"
+    last_used: float
+
+
+def device_budget(device: str) -> int:
+    """Default budget: the device's memory minus headroom (RAM on CPU)."""
+    if device.startswith("cuda"):
+        total = torch.cuda.get_device_properties(torch.device(device)).total_memory
+    else:
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            total = 16 * 2**30
+    return max(total - HEADROOM_BYTES, total // 2)
+
+
+def free_device_memory(device: str) -> None:
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+
+
 class Engine:
-    def __init__(self, device: str | None = None) -> None:
+    def __init__(self, device: str | None = None, budget: int | None = None) -> None:
         self.device = pick_device(device)
-        self._loaded: dict[tuple[str, str, str], Any] = {}
+        self.budget = budget or device_budget(self.device)
+        self._resident: OrderedDict[tuple[str, str, str], Resident] = OrderedDict()
         self.loads = 0
+        self.evictions = 0
+        self.compile = False
+
+    def set_budget(self, budget: int | None) -> None:
+        self.budget = budget or device_budget(self.device)
 
     def family(self, kind: str) -> Any:
         try:
@@ -38,36 +85,87 @@ class Engine:
         except KeyError:
             raise OurvidzError(f"model kind '{kind}' is not supported; use one of {', '.join(FAMILIES)}") from None
 
+    @staticmethod
+    def key(model: dict[str, Any]) -> tuple[str, str, str]:
+        return (model["kind"], model["source"], model["dtype"])
+
+    def resident_sources(self) -> list[str]:
+        return [key[1] for key in self._resident]
+
+    def resident_bytes(self) -> int:
+        return sum(r.bytes for r in self._resident.values())
+
+    def is_resident(self, model: dict[str, Any]) -> bool:
+        return self.key(model) in self._resident
+
+    def evict(self, key: tuple[str, str, str]) -> None:
+        resident = self._resident.pop(key)
+        del resident
+        self.evictions += 1
+        free_device_memory(self.device)
+
+    def _plan(self, model: dict[str, Any], dtype_name: str) -> tuple[int, str]:
+        """The bytes this model will take and the mode that makes it fit, evicting LRU models first."""
+        full = estimate_bytes(model, dtype_name) or 0
+        need, mode = full, "full"
+        # Wan's UMT5-XXL encoder outweighs its 1.3B transformer: when the budget is tight, the encoder
+        # stays in RAM and encodes there, and the transformer keeps the device to itself.
+        if model["kind"] == "wan" and self.device != "cpu" and full > self.budget:
+            need, mode = estimate_bytes(model, dtype_name, skip=("text_encoder",)) or 0, "text_encoder_on_cpu"
+        while self._resident and self.resident_bytes() + need > self.budget:
+            self.evict(next(iter(self._resident)))
+        return need, mode
+
     def get(self, model: dict[str, Any]) -> tuple[Any, float]:
         """The loaded pipeline for a model config, and the seconds spent loading it now (0 if warm)."""
-        key = (model["kind"], model["source"], model["dtype"])
-        if key in self._loaded:
-            return self._loaded[key], 0.0
+        key = self.key(model)
+        if key in self._resident:
+            self._resident.move_to_end(key)
+            self._resident[key].last_used = time.monotonic()
+            return self._resident[key].loaded, 0.0
         family = self.family(model["kind"])
         dtype = pick_dtype(model["dtype"], self.device)
+        dtype_name = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16"}[dtype]
+        need, mode = self._plan(model, dtype_name)
         started = time.perf_counter()
         try:
-            loaded = family.load(model["source"], self.device, dtype)
+            loaded = family.load(model["source"], self.device, dtype, mode=mode, loras=model.get("loras") or [],
+                                 compile_=self.compile, single_file_config=model.get("config"))
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if model.get("local"):
-                where = "folder"
-                fix = "check it holds a saved pipeline (smoke models: ourvidz models init-smoke --force)"
+                where = "path"
+                fix = "check it holds a saved model (smoke models: ourvidz models init-smoke --force)"
             else:
                 where = "Hugging Face repo"
-                fix = f"download it (huggingface-cli download {model['source']}) or point models.toml at a local copy"
+                fix = f"fetch it with 'ourvidz models pull {model['name']}' or point models.toml at a local copy"
             raise ModelLoadError(
                 f"model '{model['name']}' could not be loaded from {where} {model['source']}: {first}; {fix}"
             ) from exc
-        self._loaded[key] = loaded
+        self._resident[key] = Resident(model["name"], loaded, need, mode, time.monotonic())
         self.loads += 1
         return loaded, time.perf_counter() - started
+
+    def mode(self, model: dict[str, Any]) -> str | None:
+        resident = self._resident.get(self.key(model))
+        return resident.mode if resident else None
+
+    def drop(self, model: dict[str, Any]) -> None:
+        """Forget a model (after an out-of-memory fallback changed how it is placed)."""
+        key = self.key(model)
+        if key in self._resident:
+            self._resident.pop(key)
+            free_device_memory(self.device)
 
 
 _ENGINES: dict[str, Engine] = {}
 
 
-def shared_engine(device: str | None = None) -> Engine:
+def shared_engine(device: str | None = None, budget: str | int | None = None) -> Engine:
     """One engine per device per process, so consecutive jobs reuse warm models."""
-    engine = Engine(device)
-    return _ENGINES.setdefault(engine.device, engine)
+    raw = budget if budget is not None else os.environ.get("OURVIDZ_VRAM_BUDGET")
+    budget_bytes = parse_bytes(str(raw)) if raw not in (None, "") else None
+    engine = Engine(device, budget_bytes)
+    engine = _ENGINES.setdefault(engine.device, engine)
+    engine.set_budget(budget_bytes)
+    return engine

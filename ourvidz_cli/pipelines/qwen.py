@@ -16,7 +16,10 @@ class Qwen:
     device: str
 
 
-def load(source: str, device: str, dtype: torch.dtype) -> Qwen:
+def load(source: str, device: str, dtype: torch.dtype, mode: str = "full", loras: list[dict[str, Any]] | None = None,
+         compile_: bool = False, single_file_config: str | None = None) -> Qwen:
+    if loras:
+        raise ValueError("LoRAs are supported for the SDXL and Wan models, not for Qwen")
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device).eval()
     return Qwen(tokenizer=tokenizer, model=model, device=device)
