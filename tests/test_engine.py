@@ -269,3 +269,43 @@ def test_damaged_weights_are_caught_by_check(home: Path, cli: Callable[..., Resu
     assert r.code == 1 and "unreadable safetensors header" in r.json()["models"]["qwen"][0]
 
 
+
+
+def test_single_file_sdxl_checkpoint(home: Path, cli: Callable[..., Result], smoke_root: Path,
+                                     tmp_path: Path) -> None:
+    """A community-style one-file SDXL checkpoint, with the smoke folder as its local config, loads the
+    folder's exact weights; the same seed then gives the same picture (to within CPU kernels' rounding:
+    the weights sit in memory laid out differently, and oneDNN's float sums follow the layout)."""
+    import torch
+    from PIL import Image
+
+    from ourvidz_cli.pipelines import sdxl
+    from tests.support.ldm_checkpoint import write_single_file
+
+    folder_path = smoke_root / "models" / "sdxl"
+    ckpt = write_single_file(folder_path, tmp_path / "tiny-sdxl.safetensors")
+    from_file = sdxl.load(str(ckpt), "cpu", torch.float32, single_file_config=str(folder_path))
+    from_folder = sdxl.load(str(folder_path), "cpu", torch.float32)
+    for part in ("unet", "vae", "text_encoder", "text_encoder_2"):
+        got, want = getattr(from_file, part).state_dict(), getattr(from_folder, part).state_dict()
+        assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in want), part
+
+    catalog = tmp_path / "single.toml"
+    catalog.write_text(f'base = "default"\n[models.sdxl]\npath = "{ckpt}"\nconfig = "{smoke_root}/models/sdxl"\n'
+                       'repo = false\ndtype = "float32"\n[job_types.sdxl_image_fast]\nsize = "64x64"\n')
+    one = cli("--config", str(catalog), "generate", "sdxl_image_fast", "a fox", "--seed", "9", "--steps", "2",
+              "--count", "2", "--json")
+    assert one.code == 0, one.err
+    folder = cli("--smoke", "generate", "sdxl_image_fast", "a fox", "--seed", "9", "--steps", "2", "--count", "2",
+                 "--json")
+    for a, b in zip(one.json()["outputs"], folder.json()["outputs"], strict=True):
+        diff = np.abs(np.asarray(Image.open(a), np.int16) - np.asarray(Image.open(b), np.int16))
+        assert diff.max() <= 4 and diff.mean() < 0.5
+    listed = {m["name"]: m for m in cli("--config", str(catalog), "models", "list", "--json").json()}
+    assert listed["sdxl"]["single_file"] is True and listed["sdxl"]["present"] is True
+    assert listed["sdxl"]["memory_bytes"] == estimate_bytes(load_catalog(catalog).models["sdxl"].as_config())
+    assert cli("--config", str(catalog), "models", "check", "sdxl").code == 0
+    no_config = tmp_path / "noconfig.toml"
+    no_config.write_text(catalog.read_text().replace(f'config = "{smoke_root}/models/sdxl"\n', ""))
+    bad = cli("--config", str(no_config), "models", "check", "sdxl")
+    assert bad.code == 1 and "config =" in bad.out

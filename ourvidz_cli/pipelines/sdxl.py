@@ -21,7 +21,7 @@ def load(source: str, device: str, dtype: torch.dtype, mode: str = "full", loras
          compile_: bool = False, single_file_config: str | None = None) -> StableDiffusionXLPipeline:
     if source.endswith(SINGLE_FILE_SUFFIXES):
         pipe = StableDiffusionXLPipeline.from_single_file(
-            source, config=single_file_config, torch_dtype=dtype, local_files_only=True)
+            source, config=single_file_config, torch_dtype=dtype)
     else:
         pipe = StableDiffusionXLPipeline.from_pretrained(source, dtype=dtype)
     pipe.set_progress_bar_config(disable=True)
