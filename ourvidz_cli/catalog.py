@@ -47,6 +47,8 @@ class Model:
     loras: tuple[dict[str, Any], ...] = ()
     # For a single-file checkpoint: the diffusers folder or repo whose configs and tokenizers describe it.
     config: str | None = None
+    # A replacement VAE (folder or repo id), e.g. the fp16-safe SDXL VAE.
+    vae: str | None = None
 
     @property
     def source(self) -> str:
@@ -76,6 +78,7 @@ class Model:
             "max_new_tokens": self.max_new_tokens,
             "loras": [dict(lora) for lora in self.loras],
             "config": self.config,
+            "vae": self.vae,
         }
 
 
@@ -252,6 +255,7 @@ def _build(path: Path, raw: dict[str, Any]) -> Catalog:
         models[name] = Model(
             loras=tuple(_lora(path, name, i, lora) for i, lora in enumerate(spec.get("loras", []))),
             config=_config_source(path, spec.get("config")),
+            vae=_config_source(path, spec.get("vae")),
             name=name,
             kind=str(spec["kind"]),
             repo=repo,
@@ -344,7 +348,7 @@ def _lora(path: Path, model: str, i: int, spec: Any) -> dict[str, Any]:
 
 
 def _config_source(path: Path, raw: Any) -> str | None:
-    if raw is None:
+    if raw is None or raw is False:  # an overlay unsets the base's value with `= false`
         return None
     text = str(raw)
     # A local folder (absolute, ./ or ../ relative to the catalog) or a repo id ("org/name").

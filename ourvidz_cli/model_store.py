@@ -179,6 +179,15 @@ def pull(model: Model, catalog: Catalog) -> dict[str, Any]:
             raise OurvidzError(f"could not download {model.repo} for model '{model.name}': "
                                f"{_first_line(exc)}") from None
         fetched.append(where)
+    if model.vae and not Path(model.vae).exists():
+        from huggingface_hub import snapshot_download
+
+        try:
+            fetched.append(snapshot_download(model.vae, allow_patterns=["*.json", "*.safetensors"],
+                                             ignore_patterns=DIFFUSERS_IGNORE))
+        except Exception as exc:  # noqa: BLE001
+            raise OurvidzError(f"could not download VAE {model.vae} for model '{model.name}': "
+                               f"{_first_line(exc)}") from None
     for lora in model.loras:
         if lora["local"]:
             if not Path(lora["source"]).exists():
@@ -249,6 +258,8 @@ def check(model: Model, catalog: Catalog) -> list[str]:
             _safetensors_elements(weights)
         except (OSError, ValueError, KeyError) as exc:
             problems.append(f"{weights.relative_to(root)}: unreadable safetensors header ({exc})")
+    if model.vae and resolve_local(model.vae, Path(model.vae).is_absolute()) is None:
+        problems.append(f"VAE {model.vae} is not on this machine; ourvidz models pull {model.name}")
     for lora in model.loras:
         if lora["local"] and not Path(lora["source"]).exists():
             problems.append(f"LoRA {lora['source']} does not exist")

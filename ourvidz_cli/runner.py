@@ -257,6 +257,8 @@ class Runner:
         model_cfg = config["model"]
         self.reporter.phase(f"loading {model_cfg['name']}")
         pipe, seconds = self._load(model_cfg)
+        if engine.mode(model_cfg) not in (None, "full"):
+            self._log(job_id, f"model {model_cfg['name']} placed as {engine.mode(model_cfg)} to fit the memory budget")
         timings["load_s"] = load_s = load_s + seconds
         self.ledger.record(job_id, self.worker, load_s=load_s)
         beat.check()

@@ -212,7 +212,7 @@ def test_lora_is_fused_and_recorded(home: Path, cli: Callable[..., Result], tiny
     assert base.code == 0, base.err
     catalog = tmp_path / "lora.toml"
     catalog.write_text(f'base = "default"\n[models.sdxl]\npath = "{home}/smoke/models/sdxl"\nrepo = false\n'
-                       f'dtype = "float32"\nloras = [{{ path = "{tiny_lora}", weight = 0.8 }}]\n'
+                       f'dtype = "float32"\nvae = false\nloras = [{{ path = "{tiny_lora}", weight = 0.8 }}]\n'
                        '[job_types.sdxl_image_fast]\nsize = "64x64"\n')
     styled = cli("--config", str(catalog), "generate", "sdxl_image_fast", "fox", "--seed", "3", "--steps", "2",
                  "--count", "1", "--json")
@@ -292,7 +292,7 @@ def test_single_file_sdxl_checkpoint(home: Path, cli: Callable[..., Result], smo
 
     catalog = tmp_path / "single.toml"
     catalog.write_text(f'base = "default"\n[models.sdxl]\npath = "{ckpt}"\nconfig = "{smoke_root}/models/sdxl"\n'
-                       'repo = false\ndtype = "float32"\n[job_types.sdxl_image_fast]\nsize = "64x64"\n')
+                       'repo = false\ndtype = "float32"\nvae = false\n[job_types.sdxl_image_fast]\nsize = "64x64"\n')
     one = cli("--config", str(catalog), "generate", "sdxl_image_fast", "a fox", "--seed", "9", "--steps", "2",
               "--count", "2", "--json")
     assert one.code == 0, one.err
@@ -309,3 +309,45 @@ def test_single_file_sdxl_checkpoint(home: Path, cli: Callable[..., Result], smo
     no_config.write_text(catalog.read_text().replace(f'config = "{smoke_root}/models/sdxl"\n', ""))
     bad = cli("--config", str(no_config), "models", "check", "sdxl")
     assert bad.code == 1 and "config =" in bad.out
+
+
+def test_wan_encoder_stays_in_ram_when_the_budget_is_tight(home: Path, cli: Callable[..., Result]) -> None:
+    """Wan whole does not fit, Wan without its text encoder does: the encoder is kept off the device and
+    encodes there, and the video is the same as with everything on the device."""
+    from ourvidz_cli.pipelines import wan
+    from ourvidz_cli.pipelines.engine import Engine
+    from ourvidz_cli.pipelines.request import GenRequest
+
+    cli("--smoke", "job-types")
+    cfg = smoke_catalog(home).models["wan"].as_config()
+    full = estimate_bytes(cfg)
+    without = estimate_bytes(cfg, skip=("text_encoder",))
+    engine = Engine("cpu", budget=(full + without) // 2, split_encoder=True)
+    split, _ = engine.get(cfg)
+    assert engine.mode(cfg) == "text_encoder_on_cpu" and engine.resident_bytes() == without
+    whole = Engine("cpu", budget=full, split_encoder=True)
+    plain, _ = whole.get(cfg)
+    assert whole.mode(cfg) == "full"
+    request = GenRequest("waves on rocks", "blurry", 2, 48, 80, 5, 1, 5.0, 7)
+    a = wan.generate(split, request, lambda done, total: None).videos[0]
+    b = wan.generate(plain, request, lambda done, total: None).videos[0]
+    assert a.shape == b.shape == (5, 80, 48, 3)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
+def test_replacement_vae(home: Path, cli: Callable[..., Result], smoke_root: Path, tmp_path: Path) -> None:
+    catalog = tmp_path / "vae.toml"
+    catalog.write_text(f'base = "default"\n[models.sdxl]\npath = "{smoke_root}/models/sdxl"\nrepo = false\n'
+                       f'dtype = "float32"\nvae = "{smoke_root}/models/sdxl/vae"\n'
+                       '[job_types.sdxl_image_fast]\nsize = "64x64"\n')
+    r = cli("--config", str(catalog), "generate", "sdxl_image_fast", "fox", "--steps", "1", "--count", "1", "--json")
+    assert r.code == 0, r.err
+    job = cli("jobs", "show", str(r.json()["job_id"]), "--json").json()
+    assert job["config"]["model"]["vae"] == f"{smoke_root}/models/sdxl/vae"
+    assert cli("--config", str(catalog), "models", "check", "sdxl").code == 0
+    gone = tmp_path / "gone.toml"
+    gone.write_text(catalog.read_text().replace("/models/sdxl/vae", "/models/sdxl/no-vae"))
+    bad = cli("--config", str(gone), "models", "check", "sdxl")
+    assert bad.code == 1 and "VAE" in bad.out
+    failed = cli("--config", str(gone), "generate", "sdxl_image_fast", "fox", "--steps", "1", "--count", "1")
+    assert failed.code == 1 and "its VAE" in failed.err and "Traceback" not in failed.err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import json
 import os
 import time
 from collections import OrderedDict
@@ -68,10 +69,13 @@ def free_device_memory(device: str) -> None:
 
 
 class Engine:
-    def __init__(self, device: str | None = None, budget: int | None = None) -> None:
+    def __init__(self, device: str | None = None, budget: int | None = None,
+                 split_encoder: bool | None = None) -> None:
         self.device = pick_device(device)
+        # Keeping Wan's encoder in RAM only pays when the device is not RAM already.
+        self.split_encoder = self.device != "cpu" if split_encoder is None else split_encoder
         self.budget = budget or device_budget(self.device)
-        self._resident: OrderedDict[tuple[str, str, str], Resident] = OrderedDict()
+        self._resident: OrderedDict[tuple[str, str, str, str], Resident] = OrderedDict()
         self.loads = 0
         self.evictions = 0
         self.compile = False
@@ -86,8 +90,11 @@ class Engine:
             raise OurvidzError(f"model kind '{kind}' is not supported; use one of {', '.join(FAMILIES)}") from None
 
     @staticmethod
-    def key(model: dict[str, Any]) -> tuple[str, str, str]:
-        return (model["kind"], model["source"], model["dtype"])
+    def key(model: dict[str, Any]) -> tuple[str, str, str, str]:
+        """Everything that changes what is loaded: the same weights with another LoRA or VAE are
+        another pipeline."""
+        extras = json.dumps([model.get("loras") or [], model.get("vae"), model.get("config")], sort_keys=True)
+        return (model["kind"], model["source"], model["dtype"], extras)
 
     def resident_sources(self) -> list[str]:
         return [key[1] for key in self._resident]
@@ -98,7 +105,7 @@ class Engine:
     def is_resident(self, model: dict[str, Any]) -> bool:
         return self.key(model) in self._resident
 
-    def evict(self, key: tuple[str, str, str]) -> None:
+    def evict(self, key: tuple[str, str, str, str]) -> None:
         resident = self._resident.pop(key)
         del resident
         self.evictions += 1
@@ -110,7 +117,7 @@ class Engine:
         need, mode = full, "full"
         # Wan's UMT5-XXL encoder outweighs its 1.3B transformer: when the budget is tight, the encoder
         # stays in RAM and encodes there, and the transformer keeps the device to itself.
-        if model["kind"] == "wan" and self.device != "cpu" and full > self.budget:
+        if model["kind"] == "wan" and self.split_encoder and full > self.budget:
             need, mode = estimate_bytes(model, dtype_name, skip=("text_encoder",)) or 0, "text_encoder_on_cpu"
         while self._resident and self.resident_bytes() + need > self.budget:
             self.evict(next(iter(self._resident)))
@@ -130,7 +137,8 @@ class Engine:
         started = time.perf_counter()
         try:
             loaded = family.load(model["source"], self.device, dtype, mode=mode, loras=model.get("loras") or [],
-                                 compile_=self.compile, single_file_config=model.get("config"))
+                                 compile_=self.compile, single_file_config=model.get("config"),
+                                 vae=model.get("vae"))
         except (OSError, ValueError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if model.get("local"):

@@ -17,7 +17,7 @@ class Qwen:
 
 
 def load(source: str, device: str, dtype: torch.dtype, mode: str = "full", loras: list[dict[str, Any]] | None = None,
-         compile_: bool = False, single_file_config: str | None = None) -> Qwen:
+         compile_: bool = False, single_file_config: str | None = None, vae: str | None = None) -> Qwen:
     if loras:
         raise ValueError("LoRAs are supported for the SDXL and Wan models, not for Qwen")
     tokenizer = AutoTokenizer.from_pretrained(source)

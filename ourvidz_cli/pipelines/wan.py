@@ -17,7 +17,7 @@ from ourvidz_cli.pipelines.request import Generated, GenRequest, StepCallback, s
 
 
 def load(source: str, device: str, dtype: torch.dtype, mode: str = "full", loras: list[dict[str, Any]] | None = None,
-         compile_: bool = False, single_file_config: str | None = None) -> WanPipeline:
+         compile_: bool = False, single_file_config: str | None = None, vae: str | None = None) -> WanPipeline:
     # Wan's VAE loses detail in half precision; diffusers' own examples keep it in float32.
     vae = AutoencoderKLWan.from_pretrained(source, subfolder="vae", dtype=torch.float32)
     pipe = WanPipeline.from_pretrained(source, vae=vae, dtype=dtype)
