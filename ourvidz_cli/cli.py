@@ -26,6 +26,7 @@ from ourvidz_cli.cli_common import (
     SizeOpt,
     State,
     StepsOpt,
+    SyncOpt,
     app,
     emit_json,
     err_console,
@@ -81,6 +82,7 @@ def generate(
     device: DeviceOpt = None,
     vram_budget: BudgetOpt = None,
     compile_: CompileOpt = False,
+    sync: SyncOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate now, in this process, and print the output paths."""
@@ -95,6 +97,7 @@ def generate(
     _check_budget(vram_budget)
     runner = Runner(s.ledger, s.home, Worker(), ConsoleReporter(),
                     options=RunOptions(device=device, vram_budget=vram_budget, compile=compile_))
+    runner.after_job = _sync_hook(s) if sync else None
     with sigterm_as_interrupt():
         outcome = runner.generate_now(spec)
     if as_json:
@@ -188,6 +191,7 @@ def queue_run(
         "--max-wait", min=0, help="Seconds after which a queued job runs next regardless (no starvation).")
     ] = 1800.0,
     compile_: CompileOpt = False,
+    sync: SyncOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run queued jobs until the queue is empty: fast before high, preferring loaded models."""
@@ -202,6 +206,7 @@ def queue_run(
     runner = Runner(s.ledger, s.home, Worker(), ConsoleReporter(),
                     options=RunOptions(device=device, vram_budget=vram_budget, order=order, max_wait_s=max_wait,
                                        compile=compile_))
+    runner.after_job = _sync_hook(s) if sync else None
     started = time.perf_counter()
     with sigterm_as_interrupt():
         results = runner.run_queue(max_jobs=max_jobs, watch=watch, poll_s=poll)
@@ -229,6 +234,26 @@ def queue_run(
         )
     if tally["failed"]:
         raise typer.Exit(1)
+
+
+def _sync_hook(s: Any) -> Any:
+    """Push each completed job as it finishes; a sync problem is reported, never fails the job."""
+    from ourvidz_cli.cli_sync import syncer
+
+    pusher = syncer()  # checks the Supabase settings before any job runs
+
+    def push(outcome: Any) -> None:
+        if outcome.status != "completed":
+            return
+        try:
+            result = pusher.sync_job(s.ledger.get(outcome.job_id))
+        except OurvidzError as exc:
+            err_console().print(f"  sync of job {outcome.job_id} failed: {exc}; 'ourvidz sync' retries it")
+            return
+        state = "synced" if not result["failed"] else f"sync incomplete ({len(result['failed'])} failed)"
+        err_console().print(f"  {state}: {len(result['uploaded'])} uploaded, {len(result['skipped'])} skipped")
+
+    return push
 
 
 def _check_budget(budget: str | None) -> None:
@@ -350,7 +375,7 @@ def models_init_smoke(
 
 
 # Registers the library commands on the same app; imported here so `ourvidz --help` lists them.
-from ourvidz_cli import cli_library, cli_models, cli_qwen  # noqa: E402, F401
+from ourvidz_cli import cli_library, cli_models, cli_qwen, cli_sync  # noqa: E402, F401
 
 
 def _parser_error(exc: Exception) -> tuple[str, int] | None:

@@ -75,4 +75,5 @@ BudgetOpt = Annotated[str | None, typer.Option(
     "--vram-budget", envvar="OURVIDZ_VRAM_BUDGET",
     help="Device memory models may keep, e.g. 20GB (default: all but 2 GiB; RAM on CPU).")]
 CompileOpt = Annotated[bool, typer.Option("--compile", help="torch.compile the denoiser (slow first job).")]
+SyncOpt = Annotated[bool, typer.Option("--sync", help="Push each finished job to Supabase (see 'ourvidz sync').")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cuda, cuda:N, mps or cpu.")]

@@ -22,7 +22,7 @@ from ourvidz_cli.worker import Worker, process_alive
 
 QUEUED, RUNNING, COMPLETED, FAILED, CANCELED = "queued", "running", "completed", "failed", "canceled"
 STATUSES = (QUEUED, RUNNING, COMPLETED, FAILED, CANCELED)
-SCHEMA_VERSION = 6  # len(migrations.MIGRATIONS); checked here so the common path skips sqlite-utils
+SCHEMA_VERSION = 7  # len(migrations.MIGRATIONS); checked here so the common path skips sqlite-utils
 
 
 def enhance_key(spec: JobSpec) -> str | None:

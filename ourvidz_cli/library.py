@@ -149,6 +149,7 @@ class Library:
             os.replace(src, aside)
         try:
             with self.ledger.write() as conn:
+                conn.execute("DELETE FROM sync_assets WHERE asset_id = ?", [asset_id])
                 conn.execute("DELETE FROM assets WHERE id = ?", [asset_id])
         except BaseException:
             if had_file:

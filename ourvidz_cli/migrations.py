@@ -164,6 +164,24 @@ def m006_scheduling(db: sqlite_utils.Database) -> None:
     jobs.create_index(["status", "enhancer_key"], index_name="jobs_enhance_pending")
 
 
+@migration
+def m007_sync(db: sqlite_utils.Database) -> None:
+    # What was pushed to Supabase: per asset its remote path and state (a resumable upload's URL too,
+    # so a killed sync resumes), per job whether its rows were written. Nothing here holds a key.
+    db["sync_assets"].create(
+        {"asset_id": int, "job_id": int, "remote_path": str, "status": str, "error": str, "attempts": int,
+         "tus_url": str, "synced_at": float},
+        pk="asset_id",
+        not_null={"job_id", "remote_path", "status"},
+        defaults={"attempts": 0},
+    )
+    db["sync_jobs"].create(
+        {"job_id": int, "remote_id": str, "status": str, "error": str, "synced_at": float},
+        pk="job_id",
+        not_null={"remote_id", "status"},
+    )
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply every migration not yet recorded; the caller holds the write lock."""
     if "_migrations" not in db.table_names():

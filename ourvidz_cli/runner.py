@@ -14,7 +14,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -139,6 +139,7 @@ class Runner:
         self.model_loads = 0  # loads this runner caused; the engine may be shared and already warm
         self.evictions = 0
         self.batched_enhancements = 0
+        self.after_job: Callable[[Outcome], None] | None = None  # e.g. push the finished job to Supabase
 
     @property
     def engine(self) -> Any:
@@ -370,7 +371,10 @@ class Runner:
     def generate_now(self, spec: JobSpec) -> Outcome:
         job = self.ledger.add_running(spec, self.worker, self.lease_s)
         try:
-            return self.run(job)
+            outcome = self.run(job)
+            if self.after_job is not None:
+                self.after_job(outcome)
+            return outcome
         except KeyboardInterrupt:
             raise Interrupted(
                 f"interrupted: job {job['id']} is back in the queue; 'ourvidz queue run' finishes it, "
@@ -392,6 +396,8 @@ class Runner:
                     time.sleep(poll_s)
                     continue
                 results.append(self.run(job))
+                if self.after_job is not None:
+                    self.after_job(results[-1])
         except KeyboardInterrupt:
             raise Interrupted(
                 f"interrupted after {len(results)} job(s); the job in progress is back in the queue"
