@@ -13,7 +13,7 @@ import secrets
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ourvidz_cli.errors import CatalogError, UsageError
 
@@ -136,12 +136,7 @@ class Catalog:
     enhancer: str | None = None  # the model `--enhance` uses on job types that do not name one
 
     def prompt(self, name: str) -> Prompt:
-        try:
-            return self.prompts[name]
-        except KeyError:
-            close = difflib.get_close_matches(name, self.prompts, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise UsageError(f"no prompt target '{name}'{hint}; the catalog has {', '.join(self.prompts)}") from None
+        return _lookup(self.prompts, name, "prompt target", f"the catalog has {', '.join(self.prompts)}")
 
     def enhance_config(self, enhancer: str, target: str) -> dict[str, Any]:
         """What the runner needs to enhance a prompt for `target`: the system prompt, token budget and
@@ -161,14 +156,20 @@ class Catalog:
         }
 
     def job_type(self, name: str) -> JobType:
-        try:
-            return self.job_types[name]
-        except KeyError:
-            close = difflib.get_close_matches(name, self.job_types, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise UsageError(
-                f"unknown job type '{name}'{hint}; run 'ourvidz job-types' to list them"
-            ) from None
+        return _lookup(self.job_types, name, "job type", "run 'ourvidz job-types' to list them")
+
+
+T = TypeVar("T")
+
+
+def _lookup(table: dict[str, T], name: str, what: str, fix: str) -> T:
+    """table[name], or a usage error that suggests the closest name."""
+    try:
+        return table[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, table, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise UsageError(f"unknown {what} '{name}'{hint}; {fix}") from None
 
 
 def packaged_catalog_path() -> Path:

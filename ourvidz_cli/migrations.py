@@ -15,6 +15,11 @@ MIGRATIONS: list[Migration] = []
 migration = MIGRATIONS.append
 
 
+def _add_columns(db: sqlite_utils.Database, table: str, columns: dict[str, type]) -> None:
+    for name, kind in columns.items():
+        db[table].add_column(name, kind)  # type: ignore[union-attr]
+
+
 @migration
 def m001_jobs(db: sqlite_utils.Database) -> None:
     # The whole resolved config is stored as JSON so a job re-runs exactly after the catalog changes;
@@ -89,12 +94,8 @@ def m003_job_measures(db: sqlite_utils.Database) -> None:
     # What operators watch per job: where it ran, its peak memory (CUDA's max allocated, or the
     # process's resident memory on CPU), and how long generation itself took; rerun_of links a rerun
     # to the job it reproduces.
-    jobs = db["jobs"]
-    jobs.add_column("device", str)
-    jobs.add_column("peak_mem_mb", float)
-    jobs.add_column("mem_kind", str)
-    jobs.add_column("generate_s", float)
-    jobs.add_column("rerun_of", int)
+    _add_columns(db, "jobs", {"device": str, "peak_mem_mb": float, "mem_kind": str, "generate_s": float,
+                              "rerun_of": int})
 
 
 @migration
@@ -154,14 +155,10 @@ def m006_scheduling(db: sqlite_utils.Database) -> None:
     # What the scheduler sorts on: the models a job needs (by source) and the key of its enhancement in
     # the cache, so a job whose prompt is already enhanced does not count Qwen as needed. `fallback`
     # records how a job was rescued from running out of memory.
-    jobs = db["jobs"]
-    jobs.add_column("model_key", str)
-    jobs.add_column("enhancer_key", str)
-    jobs.add_column("enhance_key", str)
-    jobs.add_column("fallback", str)
+    _add_columns(db, "jobs", {"model_key": str, "enhancer_key": str, "enhance_key": str, "fallback": str})
     db.execute("UPDATE jobs SET model_key = json_extract(config, '$.model.source'), "
                "enhancer_key = json_extract(config, '$.enhancer.source')")
-    jobs.create_index(["status", "enhancer_key"], index_name="jobs_enhance_pending")
+    db["jobs"].create_index(["status", "enhancer_key"], index_name="jobs_enhance_pending")
 
 
 @migration

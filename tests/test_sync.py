@@ -308,3 +308,26 @@ def test_killed_large_upload_resumes(cli: Callable[..., Result], home: Path, sup
     assert sent == len(data)  # the first 6 MB were not sent again
     assert supa.state.objects[("video_fast", f"{OWNER}/{job['uuid']}_0.mp4")] == (data, "video/mp4")
     assert len(supa.state.uploads) == 1 and len(rows(pg, "videos")) == 1
+
+
+def test_postgrest_conflicts_are_409_with_the_database_code(supa: FakeSupabase) -> None:
+    """What the client sees when rows break the seed's constraints: HTTP 409, the SQLSTATE in `code`,
+    and no retry."""
+    from ourvidz_cli.supabase import Client, SupabaseConfig, SupabaseError
+
+    client = Client(SupabaseConfig(supa.url, SECRET_KEY, OWNER), retries=3, backoff_s=0.01)
+    orphan = {"id": "7d1f3c52-0c8e-4a45-9a8e-6f3b2f1d0a11", "user_id": OWNER, "status": "completed",
+              "job_id": "0b7e9a33-5c1d-4f0e-8a2b-9c4d3e2f1a00"}
+    before = len(supa.state.log)
+    with pytest.raises(SupabaseError) as fk:
+        client.upsert("images", [orphan])
+    assert fk.value.code == "23503" and len(supa.state.log) == before + 1  # not retried
+    job = {"id": orphan["job_id"], "user_id": OWNER, "job_type": "image_fast", "status": "completed"}
+    client.upsert("jobs", [job])
+    with pytest.raises(SupabaseError) as dup:
+        client.request("POST", "/rest/v1/jobs", "inserting a job twice", json=[job])  # no merge-duplicates
+    assert dup.value.code == "23505"
+    with pytest.raises(SupabaseError) as column:
+        client.upsert("jobs", [{**job, "colour": "red"}])
+    assert column.value.code == "PGRST204"
+    client.upsert("jobs", [{**job, "status": "failed"}])  # an upsert on the same id updates it
