@@ -351,3 +351,12 @@ def test_replacement_vae(home: Path, cli: Callable[..., Result], smoke_root: Pat
     assert bad.code == 1 and "VAE" in bad.out
     failed = cli("--config", str(gone), "generate", "sdxl_image_fast", "fox", "--steps", "1", "--count", "1")
     assert failed.code == 1 and "its VAE" in failed.err and "Traceback" not in failed.err
+
+
+def test_compile_runs_and_is_reused_across_jobs(home: Path, cli: Callable[..., Result]) -> None:
+    """`--compile` goes through torch.compile (inductor, on the CPU here) once per process: the second
+    job finds the compiled model warm."""
+    for prompt in ("waves", "more waves"):
+        cli("--smoke", "queue", "add", "video_fast", prompt, "--seed", "4")
+    summary = run_queue(home, "--compile")
+    assert summary["completed"] == 2 and summary["model_loads"] == 1

@@ -89,11 +89,11 @@ class Engine:
         except KeyError:
             raise OurvidzError(f"model kind '{kind}' is not supported; use one of {', '.join(FAMILIES)}") from None
 
-    @staticmethod
-    def key(model: dict[str, Any]) -> tuple[str, str, str, str]:
-        """Everything that changes what is loaded: the same weights with another LoRA or VAE are
-        another pipeline."""
-        extras = json.dumps([model.get("loras") or [], model.get("vae"), model.get("config")], sort_keys=True)
+    def key(self, model: dict[str, Any]) -> tuple[str, str, str, str]:
+        """Everything that changes what is loaded: the same weights with another LoRA or VAE, or
+        compiled, are another pipeline."""
+        extras = json.dumps([model.get("loras") or [], model.get("vae"), model.get("config"), self.compile],
+                            sort_keys=True)
         return (model["kind"], model["source"], model["dtype"], extras)
 
     def resident_sources(self) -> list[str]:
