@@ -272,7 +272,10 @@ def job_row(job: dict[str, Any]) -> dict[str, Any]:
         "attempts": job["attempts"], "max_attempts": job["max_attempts"], "error": job["error"],
         "created_at": when(job["created_at"]), "started_at": when(job["started_at"]),
         "finished_at": when(job["finished_at"]), "duration_s": job["duration_s"], "load_s": job["load_s"],
-        "enhance_s": job["enhance_s"], "worker": job["worker"], "lease_expires_at": when(job["lease_expires_at"]),
+        "enhance_s": job["enhance_s"], "enhance_cached": bool(job["enhance_cached"]) if job["enhance_cached"]
+        is not None else None, "generate_s": job["generate_s"], "peak_mem_mb": job["peak_mem_mb"],
+        "mem_kind": job["mem_kind"], "device": job["device"], "fallback": job["fallback"], "rerun_of": job["rerun_of"],
+        "worker": job["worker"], "lease_expires_at": when(job["lease_expires_at"]),
         "steps": cfg["steps"], "size": f"{cfg['width']}x{cfg['height']}", "frames": cfg["frames"],
         "count": cfg["count"], "bucket": cfg["bucket"], "config": cfg,
     }

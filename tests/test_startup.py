@@ -22,7 +22,8 @@ print("HEAVY:" + ",".join(heavy), file=sys.stderr)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["queue", "list"], ["queue", "list", "--json"], ["jobs", "show", "1"],
-                                  ["job-types"], ["queue", "add", "image_fast", "x"]])
+                                  ["job-types"], ["queue", "add", "image_fast", "x"],
+                                  ["assets", "list"], ["stats", "--json"], ["sync", "status"], ["models", "list"]])
 def test_light_commands_import_no_model_libraries(cli, home: Path, args: list[str]) -> None:
     cli("--smoke", "queue", "add", "image_fast", "make the ledger and smoke models exist")
     proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60,
