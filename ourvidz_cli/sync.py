@@ -106,10 +106,23 @@ class Syncer:
             offset = 0
             # Remember the upload before sending a byte: a killed sync resumes it instead of restarting.
             self._record_asset(asset, job_id, path, PENDING, None, tus_url=location)
+        conflicts = 0
         with open(file, "rb") as fh:
             while offset < asset["bytes"]:
                 fh.seek(offset)
-                offset = self.client.tus_patch(location, offset, fh.read(TUS_CHUNK))
+                try:
+                    offset = self.client.tus_patch(location, offset, fh.read(TUS_CHUNK))
+                except SupabaseError as exc:
+                    # 409: the server's offset is not ours (a chunk whose reply was lost did arrive, or
+                    # another upload holds the lock): ask where it stands and go on from there.
+                    conflicts += 1
+                    if exc.code != "409" or conflicts > 5:
+                        raise
+                    known = self.client.tus_offset(location)
+                    if known is None:
+                        raise
+                    offset = known
+                    continue
                 self.say(f"  {asset['bucket']}/{path}: {offset}/{asset['bytes']} bytes")
 
     def _rows(self, job: dict[str, Any], done: list[tuple[dict[str, Any], str]]) -> None:

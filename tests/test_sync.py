@@ -331,3 +331,27 @@ def test_postgrest_conflicts_are_409_with_the_database_code(supa: FakeSupabase) 
         client.upsert("jobs", [{**job, "colour": "red"}])
     assert column.value.code == "PGRST204"
     client.upsert("jobs", [{**job, "status": "failed"}])  # an upsert on the same id updates it
+
+
+def test_lost_reply_to_a_chunk_is_recovered_from_the_servers_offset(cli: Callable[..., Result], home: Path,
+                                                                    supa: FakeSupabase) -> None:
+    """The server stored a chunk but its answer never arrived: the client's retry of that chunk gets 409,
+    asks the server for its offset, and goes on; no byte is stored twice."""
+    assert cli("--smoke", "generate", "video_fast", "a storm").code == 0
+    cli("--smoke", "sync", "setup")
+    (job,) = jobs(home)
+    out = home / "outputs" / "video_fast" / f"{job['id']}_0.mp4"
+    big_video(out)
+    data = out.read_bytes()
+    import sqlite3
+
+    with sqlite3.connect(home / "ledger.db") as conn:
+        conn.execute("UPDATE assets SET bytes = ?, sha256 = ? WHERE job_id = ?",
+                     [len(data), hashlib.sha256(data).hexdigest(), job["id"]])
+    supa.fault("PATCH", r"/upload/resumable/", "lose-reply", times=1)
+    done = cli("--smoke", "sync", "--json")
+    assert done.code == 0, done.err
+    assert any(e["status"] == "fault:lose-reply" for e in supa.state.log)
+    assert any(e["method"] == "PATCH" and e["status"] == 409 for e in supa.state.log)
+    assert sum(e["bytes"] for e in supa.state.log if e["method"] == "PATCH-bytes") == len(data)
+    assert supa.state.objects[("video_fast", f"{OWNER}/{job['uuid']}_0.mp4")] == (data, "video/mp4")

@@ -5,7 +5,8 @@ PostgREST's 409 with {code, details, hint, message} on unique and foreign-key vi
 real PostgreSQL holding the seed's jobs, images and videos tables.
 
 Faults for tests: `server.fault(method, path_regex, action, times)` where action is "500", "429",
-"stall" (answer after `stall_s`, past the client's timeout) or "drop" (close without answering);
+"stall" (answer after `stall_s`, past the client's timeout), "drop" (close without answering) or
+"lose-reply" (do the work, then close without answering);
 `skip` lets that many matching requests through first.
 """
 
@@ -79,6 +80,11 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        if getattr(self, "_lose_reply", False):
+            self._lose_reply = False
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         payload = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         self.send_response(status)
         for k, v in (headers or {}).items():
@@ -107,6 +113,10 @@ class Handler(BaseHTTPRequestHandler):
                     break
             else:
                 return False
+        if action == "lose-reply":  # do the work, then drop the connection instead of answering
+            self._lose_reply = True
+            self.state.log.append({"method": self.command, "path": path, "status": "fault:lose-reply"})
+            return False
         body = self._body()  # read what the client sent, as a real server would before failing
         self.state.log.append({"method": self.command, "path": path, "status": f"fault:{action}",
                                "bytes": len(body)})
