@@ -86,6 +86,8 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
             return
         payload = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        # Logged before the reply goes out, so a test that has the reply also sees the entry.
+        self.state.log.append({"method": self.command, "path": urlparse(self.path).path, "status": status})
         self.send_response(status)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -95,7 +97,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
-        self.state.log.append({"method": self.command, "path": urlparse(self.path).path, "status": status})
 
     def _storage_error(self, code: str, error: str, message: str) -> None:
         self._send(400, {"statusCode": code, "error": error, "message": message})
