@@ -92,7 +92,6 @@ def assets_url(
     as_json: JsonOpt = False,
 ) -> None:
     """A signed URL for a synced asset."""
-    studio().ledger  # noqa: B018  (opens the ledger first: a bad home is a usage error)
     url = syncer().url(asset_id, expires)
     if as_json:
         emit_json({"asset_id": asset_id, "url": url, "expires_s": expires})

@@ -273,8 +273,11 @@ def big_video(path: Path) -> None:
                    check=True)
 
 
-def test_killed_large_upload_resumes(cli: Callable[..., Result], home: Path, supa: FakeSupabase,
-                                     pg: postgres.Cluster) -> None:
+def big_video_job(cli: Callable[..., Result], home: Path) -> tuple[dict, bytes]:
+    """A finished video job whose output is swapped for a real H.264 file of two-plus TUS chunks (the
+    smoke model's clips are a few KB), its asset row updated to match."""
+    import sqlite3
+
     assert cli("--smoke", "generate", "video_fast", "a storm").code == 0
     cli("--smoke", "sync", "setup")
     (job,) = jobs(home)
@@ -282,11 +285,15 @@ def test_killed_large_upload_resumes(cli: Callable[..., Result], home: Path, sup
     big_video(out)
     data = out.read_bytes()
     assert 2 * 6 * 2**20 < len(data) < 50 * 2**20
-    import sqlite3
-
     with sqlite3.connect(home / "ledger.db") as conn:
         conn.execute("UPDATE assets SET bytes = ?, sha256 = ? WHERE job_id = ?",
                      [len(data), hashlib.sha256(data).hexdigest(), job["id"]])
+    return job, data
+
+
+def test_killed_large_upload_resumes(cli: Callable[..., Result], home: Path, supa: FakeSupabase,
+                                     pg: postgres.Cluster) -> None:
+    job, data = big_video_job(cli, home)
     # Let the first chunk through, then stall the second: kill the sync while it waits for an answer.
     supa.state.stall_s = 30
     supa.fault("PATCH", r"/upload/resumable/", "stall", times=1, skip=1)
@@ -337,17 +344,7 @@ def test_lost_reply_to_a_chunk_is_recovered_from_the_servers_offset(cli: Callabl
                                                                     supa: FakeSupabase) -> None:
     """The server stored a chunk but its answer never arrived: the client's retry of that chunk gets 409,
     asks the server for its offset, and goes on; no byte is stored twice."""
-    assert cli("--smoke", "generate", "video_fast", "a storm").code == 0
-    cli("--smoke", "sync", "setup")
-    (job,) = jobs(home)
-    out = home / "outputs" / "video_fast" / f"{job['id']}_0.mp4"
-    big_video(out)
-    data = out.read_bytes()
-    import sqlite3
-
-    with sqlite3.connect(home / "ledger.db") as conn:
-        conn.execute("UPDATE assets SET bytes = ?, sha256 = ? WHERE job_id = ?",
-                     [len(data), hashlib.sha256(data).hexdigest(), job["id"]])
+    job, data = big_video_job(cli, home)
     supa.fault("PATCH", r"/upload/resumable/", "lose-reply", times=1)
     done = cli("--smoke", "sync", "--json")
     assert done.code == 0, done.err
