@@ -272,39 +272,42 @@ class Runner:
         family = engine.family(model_cfg["kind"])
         request = GenRequest.from_config(prompt, config)
         t0 = time.perf_counter()
-        try:
-            faults.maybe_out_of_memory()
-            result = family.generate(pipe, request, on_step)
-        except Exception as exc:  # noqa: BLE001  only out-of-memory is handled; the rest re-raises
-            if not faults.is_out_of_memory(exc):
-                raise
-            # Free what the failed attempt held, switch this pipeline to offload and tiling, try once more.
-            del exc
-            from ourvidz_cli.pipelines.adapters import low_memory
-            from ourvidz_cli.pipelines.engine import free_device_memory
-
-            free_device_memory(engine.device)
-            switched = low_memory(pipe, engine.device)
-            fallback = "out of memory; retried with " + (", ".join(switched) or "nothing left to switch")
-            self._log(job_id, fallback)
-            self.reporter.phase(fallback)
-            self.ledger.record(job_id, self.worker, fallback=fallback)
-            # Offload hooks stay on the pipeline: the next job loads the model afresh.
-            engine.drop(model_cfg)
-            try:
-                faults.maybe_out_of_memory()
-                result = family.generate(pipe, request, on_step)
-            except Exception as again:  # noqa: BLE001
-                if faults.is_out_of_memory(again):
-                    raise OurvidzError(
-                        f"out of memory on {engine.device} even with {', '.join(switched) or 'no fallback'}: "
-                        f"try a smaller --size, fewer --frames or --count, or a lower --vram-budget for other "
-                        f"models") from None
-                raise
+        result = self._generate_or_fall_back(job_id, family, pipe, request, on_step, model_cfg)
         timings["generate_s"] = time.perf_counter() - t0
         beat.check()
         self.reporter.phase("writing outputs")
         return self._write(job, prompt, result)
+
+    def _generate_or_fall_back(self, job_id: int, family: Any, pipe: Any, request: Any, on_step: Any,
+                               model_cfg: dict[str, Any]) -> Any:
+        """Generate; out of memory once, free it, switch the pipeline to offload and tiling, and retry."""
+        from ourvidz_cli.pipelines.adapters import low_memory
+        from ourvidz_cli.pipelines.engine import free_device_memory
+
+        engine = self.engine
+        try:
+            faults.maybe_out_of_memory()
+            return family.generate(pipe, request, on_step)
+        except Exception as exc:  # noqa: BLE001  only out-of-memory is handled; the rest re-raises
+            if not faults.is_out_of_memory(exc):
+                raise
+        free_device_memory(engine.device)  # outside the except: the traceback no longer pins the tensors
+        switched = low_memory(pipe, engine.device)
+        fallback = "out of memory; retried with " + (", ".join(switched) or "nothing left to switch")
+        self._log(job_id, fallback)
+        self.reporter.phase(fallback)
+        self.ledger.record(job_id, self.worker, fallback=fallback)
+        engine.drop(model_cfg)  # offload hooks stay on the pipeline: the next job loads the model afresh
+        try:
+            faults.maybe_out_of_memory()
+            return family.generate(pipe, request, on_step)
+        except Exception as again:  # noqa: BLE001
+            if faults.is_out_of_memory(again):
+                raise OurvidzError(
+                    f"out of memory on {engine.device} even with {', '.join(switched) or 'no fallback'}: try a "
+                    "smaller --size, fewer --frames or --count, or a lower --vram-budget for other models"
+                ) from None
+            raise
 
     def _batch_enhance(self, enhancer: Any, current: int, beat: Heartbeat) -> None:
         """While Qwen is loaded, enhance every queued prompt that will need it, so those jobs find their
