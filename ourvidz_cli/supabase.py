@@ -63,10 +63,6 @@ class Client:
         if config.key.startswith("eyJ"):
             headers["Authorization"] = f"Bearer {config.key}"
         self.http = httpx.Client(base_url=config.url, headers=headers, timeout=timeout)
-        self.requests = 0
-
-    def close(self) -> None:
-        self.http.close()
 
     def _scrub(self, text: str) -> str:
         return text.replace(self.config.key, "***") if self.config.key else text
@@ -89,7 +85,6 @@ class Client:
         attempt = 0
         while True:
             attempt += 1
-            self.requests += 1
             try:
                 resp = self.http.request(method, path, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:

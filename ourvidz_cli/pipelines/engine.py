@@ -47,7 +47,6 @@ class Resident:
     loaded: Any
     bytes: int
     mode: str  # "full", or how it was loaded to fit: "text_encoder_on_cpu"
-    last_used: float
 
 
 def device_budget(device: str) -> int:
@@ -102,9 +101,6 @@ class Engine:
     def resident_bytes(self) -> int:
         return sum(r.bytes for r in self._resident.values())
 
-    def is_resident(self, model: dict[str, Any]) -> bool:
-        return self.key(model) in self._resident
-
     def evict(self, key: tuple[str, str, str, str]) -> None:
         resident = self._resident.pop(key)
         del resident
@@ -127,8 +123,7 @@ class Engine:
         """The loaded pipeline for a model config, and the seconds spent loading it now (0 if warm)."""
         key = self.key(model)
         if key in self._resident:
-            self._resident.move_to_end(key)
-            self._resident[key].last_used = time.monotonic()
+            self._resident.move_to_end(key)  # the OrderedDict's order is the LRU order
             return self._resident[key].loaded, 0.0
         family = self.family(model["kind"])
         dtype = pick_dtype(model["dtype"], self.device)
@@ -150,7 +145,7 @@ class Engine:
             raise ModelLoadError(
                 f"model '{model['name']}' could not be loaded from {where} {model['source']}: {first}; {fix}"
             ) from exc
-        self._resident[key] = Resident(model["name"], loaded, need, mode, time.monotonic())
+        self._resident[key] = Resident(model["name"], loaded, need, mode)
         self.loads += 1
         return loaded, time.perf_counter() - started
 
