@@ -22,10 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from ourvidz_cli.catalog import load_catalog, resolve_job
+from ourvidz_cli.catalog.load import load_catalog
+from ourvidz_cli.catalog.resolve import resolve_job
+from ourvidz_cli.engine.model_store import estimate_bytes
+from ourvidz_cli.engine.smoke import init_smoke
 from ourvidz_cli.ledger import Ledger
-from ourvidz_cli.model_store import estimate_bytes
-from ourvidz_cli.smoke import init_smoke
 
 BARE = r'''
 import sys, json
@@ -79,15 +80,15 @@ def overhead(smoke: Path, base_home: Path, job_type: str, n: int, reps: int, ste
              for i in range(n)]
     cfg = specs[0].config
     bare_spec = {"kind": cfg["model"]["kind"], "model": cfg["model"]["source"], "jobs": [
-        {"prompt": s.prompt, "negative": s.negative, "steps": s.config["steps"], "width": s.config["width"],
-         "height": s.config["height"], "guidance": s.config["guidance"], "count": s.config["count"],
-         "frames": s.config["frames"], "seed": s.seed} for s in specs]}
+        {"prompt": s.prompt, "negative": s.negative, "steps": s.config.steps, "width": s.config.width,
+         "height": s.config.height, "guidance": s.config.guidance, "count": s.config.count,
+         "frames": s.config.frames, "seed": s.seed} for s in specs]}
     ours, bare = [], []
     for rep in range(reps):
         home = base_home / f"{job_type}-{rep}"
         home.mkdir()
         (home / "smoke").symlink_to(smoke, target_is_directory=True)
-        Ledger(home / "ledger.db").add(specs)
+        Ledger(home / "ledger.db").queue.add(specs)
         env = {**os.environ, "OURVIDZ_HOME": str(home)}
         bare_cmd = [sys.executable, "-c", BARE, json.dumps({**bare_spec, "out": str(home / "bare")})]
         ours_cmd = [sys.executable, "-m", "ourvidz_cli", "queue", "run", "--json"]
@@ -111,14 +112,14 @@ def load_counts(smoke: Path, base_home: Path) -> list[dict]:
         t = TYPES[i % 10]
         over = {"seed": i, "steps": 1, **({"count": 1} if t.startswith("sdxl") else {})}
         specs.append(resolve_job(catalog, t, f"shot {i}: a harbor at dusk", over))
-    one_model = str(max(int(estimate_bytes(m.as_config()) or 0) for m in catalog.models.values()) + 1)
+    one_model = str(max(int(estimate_bytes(m.as_ref()) or 0) for m in catalog.models.values()) + 1)
     rows = []
     for budget_name, budget in (("default (RAM)", None), ("one model at a time", one_model)):
         for order in ("smart", "fifo"):
             home = base_home / f"mixed-{order}-{budget_name[:3]}"
             home.mkdir()
             (home / "smoke").symlink_to(smoke, target_is_directory=True)
-            Ledger(home / "ledger.db").add(specs)
+            Ledger(home / "ledger.db").queue.add(specs)
             cmd = [sys.executable, "-m", "ourvidz_cli", "queue", "run", "--json", "--order", order]
             if budget:
                 cmd += ["--vram-budget", budget]

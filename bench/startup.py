@@ -15,7 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ourvidz_cli.catalog import load_catalog, packaged_catalog_path, resolve_job
+from ourvidz_cli.catalog.load import load_catalog, packaged_catalog_path
+from ourvidz_cli.catalog.resolve import resolve_job
 from ourvidz_cli.ledger import Ledger
 
 
@@ -37,7 +38,7 @@ def main() -> None:
         home = Path(tmp)
         catalog = load_catalog(packaged_catalog_path())
         specs = [resolve_job(catalog, "sdxl_image_fast", f"prompt {i}") for i in range(args.jobs)]
-        Ledger(home / "ledger.db").add(specs)
+        Ledger(home / "ledger.db").queue.add(specs)
         env = {**os.environ, "OURVIDZ_HOME": str(home)}
         ourvidz = [sys.executable, "-m", "ourvidz_cli"]
         base = median_seconds([sys.executable, "-c", "pass"], env, args.runs)

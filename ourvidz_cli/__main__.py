@@ -1,3 +1,3 @@
-from ourvidz_cli.cli import entry
+from ourvidz_cli.cli.main import entry
 
 entry()

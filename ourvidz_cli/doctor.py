@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import platform
 import shutil
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,12 +80,12 @@ def _catalog(load: Callable[[], Any]) -> tuple[list[Check], Any]:
 
 
 def _models(catalog: Any) -> list[Check]:
-    from ourvidz_cli.model_store import locate
+    from ourvidz_cli.engine.model_store import locate
 
     checks = []
     for model in catalog.models.values():
         loc = locate(model, catalog)
-        users = sorted(jt.name for jt in catalog.job_types.values() if model.name in (jt.model, jt.enhancer))
+        users = catalog.users(model.name)
         if loc.present:
             size = f", {loc.bytes / 2**20:,.1f} MiB" if loc.bytes else ""
             checks.append(Check(f"model {model.name}", OK, f"{loc.where}{size}"))
@@ -109,26 +108,22 @@ def _disk(home: Path) -> list[Check]:
 
 
 def _ledger(ledger_path: Path, home: Path) -> list[Check]:
+    from ourvidz_cli.ledger.health import inspect
+
     if not ledger_path.exists():
         return [Check("ledger", OK, f"{ledger_path} not created yet (the first job creates it)")]
-    try:
-        conn = sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True, timeout=10)
-        try:
-            result = [r[0] for r in conn.execute("PRAGMA integrity_check")]
-            fk = conn.execute("PRAGMA foreign_key_check").fetchall()
-            rows = conn.execute("SELECT path, bytes FROM assets").fetchall() if result == ["ok"] else []
-            jobs = conn.execute("SELECT count(*) FROM jobs").fetchone()[0] if result == ["ok"] else 0
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        return [Check("ledger", FAIL, f"{ledger_path} cannot be read: {exc}",
+    health = inspect(ledger_path)
+    if not health.readable:
+        return [Check("ledger", FAIL, f"{ledger_path} cannot be read: {health.error}",
                       "move the file aside (its jobs are lost) or restore a backup")]
-    if result != ["ok"] or fk:
-        detail = "; ".join(result[:3]) if result != ["ok"] else f"{len(fk)} asset row(s) point at missing jobs"
+    if not health.ok:
+        detail = "; ".join(health.integrity[:3]) if health.integrity != ["ok"] else \
+            f"{health.dangling_assets} asset row(s) point at missing jobs"
         return [Check("ledger", FAIL, f"{ledger_path} is damaged: {detail}",
                       "sqlite3 ledger.db '.recover' | sqlite3 recovered.db, then use the recovered file")]
-    missing = [p for p, size in rows if not (home / p).is_file() or (home / p).stat().st_size != size]
-    checks = [Check("ledger", OK, f"{ledger_path}: integrity ok, {jobs} jobs, {len(rows)} assets")]
+    missing = [p for p, size in health.asset_files if not (home / p).is_file() or (home / p).stat().st_size != size]
+    checks = [Check("ledger", OK, f"{ledger_path}: integrity ok, {health.jobs} jobs, "
+                                  f"{len(health.asset_files)} assets")]
     if missing:
         checks.append(Check("outputs", WARN, f"{len(missing)} asset file(s) missing or changed, e.g. {missing[0]}",
                             "'ourvidz assets delete ID' drops an asset's row"))

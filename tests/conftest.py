@@ -7,15 +7,18 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import sqlite_utils
 
-from ourvidz_cli.smoke import init_smoke
+from ourvidz_cli.engine.smoke import init_smoke
+from tests.support import postgres
+from tests.support.supabase_server import FakeSupabase
 
 
 @dataclass
@@ -50,7 +53,7 @@ def home(tmp_path: Path, smoke_root: Path, monkeypatch: pytest.MonkeyPatch) -> P
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, home: Path) -> Callable[..., Result]:
     """Run `ourvidz ARGS` in this process through the real entry point (exit code included)."""
-    from ourvidz_cli.cli import main
+    from ourvidz_cli.cli.main import main
 
     def run(*args: str) -> Result:
         capsys.readouterr()
@@ -96,3 +99,41 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "c
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+# -- the Supabase test server, its rows in a real PostgreSQL cluster -------------------------------
+
+SECRET_KEY = "sb_secret_ourvidz_test_4c1d9f0e2b7a"
+JWT_KEY = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJlLWZvci10ZXN0cw"
+OWNER = "5f0c6f2e-1d7b-4c1a-9e43-0b2a4d8c7e11"
+
+
+@pytest.fixture(scope="session")
+def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[postgres.Cluster]:
+    if not postgres.available():
+        if os.environ.get("CI"):
+            pytest.fail("CI must have Debian's postgresql (.ci/run installs it)")
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+    cluster = postgres.Cluster(tmp_path_factory.mktemp("pg") / "cluster").start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def supa(pg: postgres.Cluster, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSupabase]:
+    pg.reset()
+    server = FakeSupabase(SECRET_KEY, pg.dsn()).start()
+    monkeypatch.setenv("SUPABASE_URL", server.url)
+    monkeypatch.setenv("SUPABASE_SERVICE_KEY", SECRET_KEY)
+    monkeypatch.setenv("OURVIDZ_SUPABASE_USER_ID", OWNER)
+    monkeypatch.setenv("OURVIDZ_SUPABASE_TIMEOUT", "2")
+    monkeypatch.setenv("OURVIDZ_SUPABASE_BACKOFF", "0.01")
+    yield server
+    server.stop()
+
+
+def rows(pg: postgres.Cluster, table: str) -> list[dict]:
+    with psycopg.connect(pg.dsn()) as conn:
+        cur = conn.execute(f"SELECT * FROM {table} ORDER BY created_at")
+        names = [d.name for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

@@ -1,0 +1,163 @@
+"""The typed job: everything one job needs to run, resolved once from the catalog and stored as JSON.
+
+`JobConfig.to_dict()` is exactly the JSON the ledger has always stored, and `from_dict` reads every
+shape a released ourvidz wrote (including jobs from before prompt targets existed), so old ledgers keep
+working. Keys this release does not know are kept in `extra` and written back unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Lora:
+    """A LoRA fused at load: a local file or folder, or a Hugging Face repo (with weight_name)."""
+
+    source: str
+    local: bool
+    weight: float = 1.0
+    weight_name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "local": self.local, "weight": self.weight, "weight_name": self.weight_name}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Lora:
+        return cls(str(d["source"]), bool(d.get("local")), float(d.get("weight", 1.0)), d.get("weight_name"))
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which weights to load and how: what the engine keys its warm models on."""
+
+    name: str
+    kind: str
+    source: str
+    local: bool
+    dtype: str
+    fps: int = 16
+    max_new_tokens: int = 200
+    loras: tuple[Lora, ...] = ()
+    config: str | None = None  # a single-file checkpoint's diffusers config folder or repo
+    vae: str | None = None  # a replacement VAE
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "source": self.source, "local": self.local,
+                "dtype": self.dtype, "fps": self.fps, "max_new_tokens": self.max_new_tokens,
+                "loras": [lora.to_dict() for lora in self.loras], "config": self.config, "vae": self.vae}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelRef:
+        return cls(name=str(d["name"]), kind=str(d["kind"]), source=str(d["source"]), local=bool(d.get("local")),
+                   dtype=str(d.get("dtype", "float16")), fps=int(d.get("fps", 16)),
+                   max_new_tokens=int(d.get("max_new_tokens", 200)),
+                   loras=tuple(Lora.from_dict(x) for x in d.get("loras") or ()), config=d.get("config"),
+                   vae=d.get("vae"))
+
+
+@dataclass(frozen=True)
+class TokenizerRef:
+    """The tokenizer that measures an enhanced prompt: the one of the model that will read it."""
+
+    model: str
+    source: str
+    subfolder: str = "tokenizer"
+
+
+@dataclass(frozen=True)
+class EnhanceSpec:
+    """How Qwen rewrites a prompt for one target, and the token budget the answer must fit."""
+
+    target: str
+    system: str
+    max_new_tokens: int
+    token_limit: int | None = None
+    tokenizer: TokenizerRef | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        tok = self.tokenizer
+        return {"target": self.target, "system": self.system, "token_limit": self.token_limit,
+                "tokenizer": None if tok is None else {"model": tok.model, "source": tok.source,
+                                                       "subfolder": tok.subfolder},
+                "max_new_tokens": self.max_new_tokens}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EnhanceSpec:
+        tok = d.get("tokenizer")
+        return cls(target=str(d["target"]), system=str(d["system"]), max_new_tokens=int(d["max_new_tokens"]),
+                   token_limit=d.get("token_limit"),
+                   tokenizer=TokenizerRef(tok["model"], tok["source"], tok.get("subfolder", "tokenizer"))
+                   if tok else None)
+
+
+# The keys JobConfig owns; anything else in a stored config is carried through `extra`.
+_OWN = ("job_type", "model", "enhancer", "enhance", "steps", "width", "height", "frames", "fps", "count",
+        "guidance", "negative", "seed", "output", "mime", "bucket", "smoke", "catalog")
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """A fully resolved job: the ledger's `config` column, typed."""
+
+    job_type: str
+    model: ModelRef
+    steps: int
+    width: int
+    height: int
+    frames: int | None
+    fps: int
+    count: int
+    guidance: float
+    negative: str
+    seed: int
+    output: str  # "png" or "mp4"
+    mime: str
+    bucket: str
+    enhancer: ModelRef | None = None
+    enhance: EnhanceSpec | None = None
+    smoke: bool = False
+    catalog: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_video(self) -> bool:
+        return self.output == "mp4"
+
+    def with_seed(self, seed: int) -> JobConfig:
+        return replace(self, seed=seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.extra,
+            "job_type": self.job_type, "model": self.model.to_dict(),
+            "enhancer": self.enhancer.to_dict() if self.enhancer else None,
+            "enhance": self.enhance.to_dict() if self.enhance else None,
+            "steps": self.steps, "width": self.width, "height": self.height, "frames": self.frames,
+            "fps": self.fps, "count": self.count, "guidance": self.guidance, "negative": self.negative,
+            "seed": self.seed, "output": self.output, "mime": self.mime, "bucket": self.bucket,
+            "smoke": self.smoke, "catalog": self.catalog,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JobConfig:
+        enhancer = ModelRef.from_dict(d["enhancer"]) if d.get("enhancer") else None
+        return cls(
+            job_type=str(d.get("job_type", "")), model=ModelRef.from_dict(d["model"]), steps=int(d["steps"]),
+            width=int(d["width"]), height=int(d["height"]), frames=d.get("frames"),
+            fps=int(d.get("fps", d["model"].get("fps", 16))), count=int(d.get("count", 1)),
+            guidance=float(d["guidance"]), negative=str(d.get("negative") or ""), seed=int(d["seed"]),
+            output=str(d["output"]), mime=str(d.get("mime", "")), bucket=str(d["bucket"]), enhancer=enhancer,
+            enhance=_enhance_spec(d, enhancer), smoke=bool(d.get("smoke")), catalog=str(d.get("catalog", "")),
+            extra={k: v for k, v in d.items() if k not in _OWN},
+        )
+
+
+def _enhance_spec(d: dict[str, Any], enhancer: ModelRef | None) -> EnhanceSpec | None:
+    if d.get("enhance"):
+        return EnhanceSpec.from_dict(d["enhance"])
+    if enhancer is not None and d.get("enhance_system"):
+        # Jobs stored before prompt targets existed carried only a system prompt.
+        return EnhanceSpec(target="legacy", system=str(d["enhance_system"]), max_new_tokens=enhancer.max_new_tokens)
+    return None

@@ -1,0 +1,157 @@
+"""From a job type and the user's overrides to a validated, fully resolved job (a JobSpec holding a JobConfig).
+
+Every value a user hands in (CLI options, job-file fields) is checked here, once, before the ledger opens.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from ourvidz_cli.catalog.job import EnhanceSpec, JobConfig
+from ourvidz_cli.catalog.load import check_shape, parse_size
+from ourvidz_cli.catalog.schema import LIMITS, MAX_PROMPT_CHARS, MAX_SEED, MIME_BY_OUTPUT, Catalog, JobType, Model
+from ourvidz_cli.errors import UsageError
+
+OVERRIDES = ("steps", "size", "frames", "seed", "negative", "count", "guidance", "priority", "max_attempts", "enhance")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job ready for the queue: its prompt, queue settings, and the resolved config."""
+
+    job_type: str
+    prompt: str
+    priority: int
+    max_attempts: int
+    config: JobConfig
+    rerun_of: int | None = None
+
+    @property
+    def negative(self) -> str:
+        return self.config.negative
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+
+def _as_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise UsageError(f"--{name} must be a whole number, got {value!r}")
+    try:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        return int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"--{name} must be a whole number, got {value!r}") from None
+
+
+def _in_range(name: str, value: float, limits: tuple[float, float]) -> None:
+    lo, hi = limits
+    if not lo <= value <= hi:
+        raise UsageError(f"--{name} {value} is out of range {lo}..{hi}")
+
+
+def _bounded_int(name: str, value: Any, limit_key: str | None = None) -> int:
+    number = _as_int(name, value)
+    _in_range(name, number, LIMITS[limit_key or name])
+    return number
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise UsageError(f"{name} must be true or false, got {value!r}")
+
+
+def parse_seed(value: Any) -> int:
+    seed = _as_int("seed", value)
+    _in_range("seed", seed, (0, MAX_SEED))
+    return seed
+
+
+def check_prompt(prompt: Any) -> str:
+    text = "" if prompt is None else str(prompt).strip()
+    if not text:
+        raise UsageError("the prompt is empty; say what to generate, e.g. \"a lighthouse at dawn\"")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise UsageError(f"the prompt is {len(text)} characters; the limit is {MAX_PROMPT_CHARS}")
+    return text
+
+
+def respec(job: dict[str, Any], seed: Any = None) -> JobSpec:
+    """A new job from a stored one's resolved config, so it runs as it did even if the catalog changed."""
+    config: JobConfig = job["config"]
+    if seed is not None:
+        config = config.with_seed(parse_seed(seed))
+    return JobSpec(job_type=job["type"], prompt=job["prompt"], priority=job["priority"],
+                   max_attempts=job["max_attempts"], config=config, rerun_of=job["id"])
+
+
+def _shape(jt: JobType, model: Model, over: dict[str, Any]) -> tuple[int, int, int | None]:
+    width, height = parse_size(over["size"]) if "size" in over else (jt.width, jt.height)
+    frames = jt.frames
+    if "frames" in over:
+        if jt.frames is None:
+            raise UsageError(f"--frames does not apply to {jt.name}: model '{model.name}' makes still images")
+        frames = _bounded_int("frames", over["frames"])
+    check_shape(f"{jt.name}", model, width, height, frames, jt.output, UsageError)
+    return width, height, frames
+
+
+def _enhancement(catalog: Catalog, jt: JobType, over: dict[str, Any]) -> tuple[Model | None, EnhanceSpec | None]:
+    name = jt.enhancer
+    if _as_bool("enhance", over.get("enhance", False)) and name is None:
+        name = catalog.enhancer
+        if name is None or jt.enhance_prompt is None:
+            raise UsageError(f"--enhance: the catalog names no enhancer model or prompt target for {jt.name}")
+    if name is None:
+        return None, None
+    spec = catalog.enhance_spec(name, jt.enhance_prompt) if jt.enhance_prompt else None
+    return catalog.models[name], spec
+
+
+def _check_present(catalog: Catalog, models: list[Model]) -> None:
+    for m in models:
+        reason = m.missing_reason()
+        if reason:
+            fix = "run 'ourvidz models init-smoke'" if catalog.smoke else f"fix models.toml ({catalog.path})"
+            raise UsageError(f"{reason}; {fix}")
+
+
+def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[str, Any] | None = None) -> JobSpec:
+    """Apply per-job overrides to a job type's defaults, validating every value."""
+    jt = catalog.job_type(str(type_name))
+    over = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = sorted(set(over) - set(OVERRIDES))
+    if unknown:
+        raise UsageError(f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(OVERRIDES)}")
+    text = check_prompt(prompt)
+    model = catalog.models[jt.model]
+    steps = _bounded_int("steps", over.get("steps", jt.steps))
+    count = _bounded_int("count", over.get("count", jt.count))
+    priority = _bounded_int("priority", over.get("priority", jt.priority))
+    max_attempts = _bounded_int("max-attempts", over.get("max_attempts", catalog.max_attempts), "max_attempts")
+    try:
+        guidance = float(over.get("guidance", jt.guidance))
+    except (TypeError, ValueError):
+        raise UsageError(f"--guidance must be a number, got {over.get('guidance')!r}") from None
+    _in_range("guidance", guidance, LIMITS["guidance"])
+    seed = parse_seed(over["seed"]) if "seed" in over else secrets.randbelow(MAX_SEED + 1)
+    width, height, frames = _shape(jt, model, over)
+    enhancer, enhance = _enhancement(catalog, jt, over)
+    _check_present(catalog, [model] + ([enhancer] if enhancer else []))
+    config = JobConfig(
+        job_type=jt.name, model=model.as_ref(), enhancer=enhancer.as_ref() if enhancer else None, enhance=enhance,
+        steps=steps, width=width, height=height, frames=frames, fps=model.fps, count=count, guidance=guidance,
+        negative=str(over.get("negative", jt.negative)), seed=seed, output=jt.output,
+        mime=MIME_BY_OUTPUT[jt.output], bucket=jt.bucket, smoke=catalog.smoke, catalog=str(catalog.path),
+    )
+    return JobSpec(job_type=jt.name, prompt=text, priority=priority, max_attempts=max_attempts, config=config)

@@ -1,0 +1,79 @@
+"""`ourvidz generate` and `ourvidz rerun`: run one job now, in this process, through one shared path."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ourvidz_cli.cli.options import (
+    BudgetOpt,
+    CompileOpt,
+    CountOpt,
+    DeviceOpt,
+    EnhanceOpt,
+    FramesOpt,
+    GuidanceOpt,
+    JsonOpt,
+    NegOpt,
+    SeedOpt,
+    SizeOpt,
+    StepsOpt,
+    SyncOpt,
+    overrides,
+)
+from ourvidz_cli.cli.output import emit_json
+from ourvidz_cli.cli.root import app, workspace
+from ourvidz_cli.cli.run import RunFlags, run_now
+
+
+@app.command()
+def generate(
+    job_type: Annotated[str, typer.Argument(metavar="TYPE", help="Job type; see 'ourvidz job-types'.")],
+    prompt: Annotated[str, typer.Argument(help="What to generate.")],
+    steps: StepsOpt = None,
+    size: SizeOpt = None,
+    frames: FramesOpt = None,
+    seed: SeedOpt = None,
+    negative: NegOpt = None,
+    count: CountOpt = None,
+    guidance: GuidanceOpt = None,
+    enhance: EnhanceOpt = False,
+    device: DeviceOpt = None,
+    vram_budget: BudgetOpt = None,
+    compile_: CompileOpt = False,
+    sync: SyncOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate now, in this process, and print the output paths."""
+    ws = workspace()
+    spec = ws.resolve(job_type, prompt, overrides(steps=steps, size=size, frames=frames, seed=seed,
+                                                  negative=negative, count=count, guidance=guidance,
+                                                  enhance=enhance or None))
+    run_now(ws, spec, RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync), as_json)
+
+
+@app.command()
+def rerun(
+    job_id: Annotated[int, typer.Argument(help="The job to reproduce.")],
+    seed: SeedOpt = None,
+    queue: Annotated[bool, typer.Option("--queue", help="Queue it instead of running it now.")] = False,
+    device: DeviceOpt = None,
+    vram_budget: BudgetOpt = None,
+    compile_: CompileOpt = False,
+    sync: SyncOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a job again from its stored settings (same seed unless --seed): same model files, same device,
+    same pixels."""
+    ws = workspace()
+    spec = ws.rerun_spec(job_id, seed)
+    if queue:
+        ids = ws.ledger.queue.add([spec])
+        if as_json:
+            emit_json({"job_ids": ids, "rerun_of": job_id})
+        else:
+            print(ids[0])
+        return
+    flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync)
+    run_now(ws, spec, flags, as_json, extra={"rerun_of": job_id})

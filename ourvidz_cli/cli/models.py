@@ -1,0 +1,144 @@
+"""`ourvidz models ...` and `ourvidz job-types`: the catalog's models (where each resolves, pull, check,
+the smoke set) and its job types."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from ourvidz_cli.cli.options import JsonOpt
+from ourvidz_cli.cli.output import emit_json, err_console, out_console
+from ourvidz_cli.cli.root import app, sub_app, workspace
+from ourvidz_cli.errors import OurvidzError, UsageError
+
+models_app = sub_app("Models the catalog points at.")
+
+
+def _models(name: str | None) -> list[Any]:
+    cat = workspace().catalog
+    if name is None:
+        return [(m, cat) for m in cat.models.values()]
+    if name not in cat.models:
+        raise UsageError(f"no model '{name}' in {cat.path}; models: {', '.join(cat.models)}")
+    return [(cat.models[name], cat)]
+
+
+def _gib(n: int | None) -> str:
+    return f"{n / 2**30:.2f} GiB" if n else ""
+
+
+@models_app.command("list")
+def models_list(as_json: JsonOpt = False) -> None:
+    """Catalog models: where each resolves, present or missing, size on disk and in memory."""
+    from ourvidz_cli.engine.model_store import estimate_bytes, locate
+
+    rows = []
+    for model, cat in _models(None):
+        loc = locate(model, cat)
+        mem = estimate_bytes(model.as_ref()) if loc.present else None
+        rows.append({**loc.as_dict(), "dtype": model.dtype, "memory_bytes": mem,
+                     "loras": [{k: v for k, v in lora.to_dict().items() if k != "local"} for lora in model.loras],
+                     "single_file": model.single_file, "job_types": cat.users(model.name)})
+    if as_json:
+        emit_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table()
+    for col in ("model", "kind", "source", "present", "on disk", "in memory", "LoRAs"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["kind"], r["source"], "yes" if r["present"] else "MISSING", _gib(r["bytes"]),
+                      _gib(r["memory_bytes"]) + (f" ({r['dtype']})" if r["memory_bytes"] else ""),
+                      str(len(r["loras"])) if r["loras"] else "")
+    out_console().print(table)
+    missing = [r for r in rows if not r["present"]]
+    if missing:
+        err_console().print("fetch missing models with: " + "; ".join(r["fetch"] for r in missing))
+
+
+@models_app.command("pull")
+def models_pull(
+    name: Annotated[str | None, typer.Argument(help="One model (default: all).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Download repo models (and their LoRAs) into the Hugging Face cache, with progress on stderr."""
+    from ourvidz_cli.engine.model_store import pull
+
+    results, failures = [], []
+    for model, cat in _models(name):
+        err_console().print(f"{model.name}: {model.source}")
+        try:
+            results.append(pull(model, cat))
+        except OurvidzError as exc:
+            failures.append(str(exc))
+            err_console().print(f"error: {exc}")
+    if as_json:
+        emit_json({"pulled": results, "errors": failures})
+    else:
+        for r in results:
+            print(f"{r['name']}: {r['where']}")
+    if failures:
+        raise typer.Exit(1)
+
+
+@models_app.command("check")
+def models_check(
+    name: Annotated[str | None, typer.Argument(help="One model (default: all).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check each model's configs and weight headers without loading it (fast)."""
+    from ourvidz_cli.engine.model_store import check
+
+    report = {model.name: check(model, cat) for model, cat in _models(name)}
+    if as_json:
+        emit_json({"ok": not any(report.values()), "models": report})
+    else:
+        for model_name, problems in report.items():
+            print(f"{model_name}: " + ("ok" if not problems else "; ".join(problems)))
+    if any(report.values()):
+        raise typer.Exit(1)
+
+
+@models_app.command("init-smoke")
+def models_init_smoke(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if present.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build tiny random-weight SDXL, Wan and Qwen models offline (the smoke profile)."""
+    ws = workspace()
+    err_console().print("building tiny random-weight models (outputs will be noise) …")
+    path = ws.ensure_smoke(force=force)
+    if as_json:
+        emit_json({"catalog": str(path), "models": str(path.parent / "models")})
+    else:
+        print(path)
+        err_console().print("use them with: ourvidz --smoke generate sdxl_image_fast \"a lighthouse at dawn\"")
+
+
+@app.command("job-types")
+def job_types(as_json: JsonOpt = False) -> None:
+    """List the job types in the catalog."""
+    cat = workspace().catalog
+    rows = [
+        {
+            "type": jt.name, "model": jt.model, "enhancer": jt.enhancer, "steps": jt.steps,
+            "frames": jt.frames, "size": f"{jt.width}x{jt.height}", "count": jt.count, "output": jt.output,
+            "bucket": jt.bucket, "priority": jt.priority, "guidance": jt.guidance,
+        }
+        for jt in cat.job_types.values()
+    ]
+    if as_json:
+        emit_json({"catalog": str(cat.path), "smoke": cat.smoke, "job_types": rows})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"job types ({cat.path})")
+    for col in ("type", "model", "steps", "frames", "size (WxH)", "outputs", "enhanced", "priority"):
+        table.add_column(col)
+    for r in rows:
+        model = f"{r['enhancer']} → {r['model']}" if r["enhancer"] else r["model"]
+        table.add_row(r["type"], model, str(r["steps"]), str(r["frames"] or "image"), r["size"],
+                      f"{r['count']} {r['output'].upper()}", "yes" if r["enhancer"] else "no", str(r["priority"]))
+    out_console().print(table)

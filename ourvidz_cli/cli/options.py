@@ -1,0 +1,31 @@
+"""Option sets shared by several commands, defined once so every command spells them the same way."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
+StepsOpt = Annotated[str | None, typer.Option("--steps", help="Denoising steps.")]
+SizeOpt = Annotated[str | None, typer.Option("--size", help="WIDTHxHEIGHT, e.g. 1024x1024.")]
+FramesOpt = Annotated[str | None, typer.Option("--frames", help="Video frames (Wan: 4k+1).")]
+SeedOpt = Annotated[str | None, typer.Option("--seed", help="Random seed (default: a new one, stored).")]
+NegOpt = Annotated[str | None, typer.Option("--negative", help="Negative prompt.")]
+CountOpt = Annotated[str | None, typer.Option("--count", help="Outputs per job.")]
+GuidanceOpt = Annotated[str | None, typer.Option("--guidance", help="Classifier-free guidance scale.")]
+PriorityOpt = Annotated[str | None, typer.Option("--priority", help="Lower runs first (fast types: 1).")]
+EnhanceOpt = Annotated[bool, typer.Option("--enhance", help="Rewrite the prompt with Qwen first (any job type).")]
+BudgetOpt = Annotated[str | None, typer.Option(
+    "--vram-budget", envvar="OURVIDZ_VRAM_BUDGET",
+    help="Device memory models may keep, e.g. 20GB (default: all but 2 GiB; RAM on CPU).")]
+CompileOpt = Annotated[bool, typer.Option("--compile", help="torch.compile the denoiser (slow first job).")]
+SyncOpt = Annotated[bool, typer.Option("--sync", help="Push each finished job to Supabase (see 'ourvidz sync').")]
+DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cuda, cuda:N, mps or cpu.")]
+JobIdArg = Annotated[int, typer.Argument(help="Job id.")]
+AssetIdArg = Annotated[int, typer.Argument(help="Asset id.")]
+
+
+def overrides(**values: Any) -> dict[str, Any]:
+    """The per-job options the user actually gave."""
+    return {k: v for k, v in values.items() if v is not None}

@@ -1,0 +1,164 @@
+"""`ourvidz queue ...`: add jobs, run them in batches, list, cancel, retry."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ourvidz_cli.cli.jobs import job_row
+from ourvidz_cli.cli.options import (
+    BudgetOpt,
+    CompileOpt,
+    CountOpt,
+    DeviceOpt,
+    EnhanceOpt,
+    FramesOpt,
+    GuidanceOpt,
+    JobIdArg,
+    JsonOpt,
+    NegOpt,
+    PriorityOpt,
+    SeedOpt,
+    SizeOpt,
+    StepsOpt,
+    SyncOpt,
+    overrides,
+)
+from ourvidz_cli.cli.output import emit_json, err_console, out_console, table, when
+from ourvidz_cli.cli.root import sub_app, workspace
+from ourvidz_cli.cli.run import RunFlags, make_runner, sigterm_as_interrupt
+from ourvidz_cli.errors import UsageError
+from ourvidz_cli.queue import STATUSES
+
+queue_app = sub_app("Queue jobs and run them in batches.")
+
+
+@queue_app.command("add")
+def queue_add(
+    job_type: Annotated[str | None, typer.Argument(metavar="[TYPE]", help="Job type.")] = None,
+    prompt: Annotated[str | None, typer.Argument(metavar="[PROMPT]", help="What to generate.")] = None,
+    file: Annotated[Path | None, typer.Option("--file", "-f", help="Jobs from a .jsonl or .csv file.")] = None,
+    steps: StepsOpt = None,
+    size: SizeOpt = None,
+    frames: FramesOpt = None,
+    seed: SeedOpt = None,
+    negative: NegOpt = None,
+    count: CountOpt = None,
+    guidance: GuidanceOpt = None,
+    priority: PriorityOpt = None,
+    enhance: EnhanceOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Queue one job, or every job in a file; prints the new job ids."""
+    ws = workspace()
+    opts = overrides(steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count,
+                     guidance=guidance, priority=priority, enhance=enhance or None)
+    if file is not None:
+        if job_type or prompt:
+            raise UsageError("give either TYPE PROMPT or --file, not both")
+        ids = ws.enqueue_file(file, opts)
+    else:
+        if job_type is None or prompt is None:
+            raise UsageError("give TYPE and PROMPT, or --file jobs.jsonl")
+        ids = ws.enqueue(job_type, prompt, opts)
+    if as_json:
+        emit_json({"job_ids": ids})
+    else:
+        print("\n".join(str(i) for i in ids))
+        err_console().print(f"queued {len(ids)} job(s); run them with 'ourvidz queue run'")
+
+
+def _summary(results: list[Any], wall: float, runner: Any, order: str, as_json: bool) -> dict[str, int]:
+    tally = {st: sum(1 for r in results if r.status == st) for st in ("completed", "failed", "canceled", "queued")}
+    loads = runner.model_loads
+    if as_json:
+        emit_json({**tally, "jobs_run": len(results), "wall_s": round(wall, 3), "model_loads": loads,
+                   "evictions": runner.evictions, "batched_enhancements": runner.batched_enhancements,
+                   "order": order, "jobs": [r.as_dict() for r in results]})
+        return tally
+    table(("job", "type", "status", "seconds", "outputs / error"),
+          [[str(r.job_id), r.job_type, r.status, f"{r.duration_s:.1f}", r.error or "\n".join(r.outputs)]
+           for r in results], title="queue run")
+    out_console().print(
+        f"{tally['completed']} completed, {tally['failed']} failed, {tally['canceled']} canceled "
+        f"in {wall:.1f}s; {loads} model load(s), {runner.evictions} eviction(s)"
+    )
+    return tally
+
+
+@queue_app.command("run")
+def queue_run(
+    max_jobs: Annotated[int | None, typer.Option("--max-jobs", min=1, help="Stop after N jobs.")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep polling for new jobs.")] = False,
+    poll: Annotated[float, typer.Option("--poll", min=0.1, help="Seconds between polls with --watch.")] = 2.0,
+    device: DeviceOpt = None,
+    vram_budget: BudgetOpt = None,
+    order: Annotated[str, typer.Option(
+        "--order", help="smart: priority, then jobs whose models are loaded, then age; fifo: arrival order.")
+    ] = "smart",
+    max_wait: Annotated[float, typer.Option(
+        "--max-wait", min=0, help="Seconds after which a queued job runs next regardless (no starvation).")
+    ] = 1800.0,
+    compile_: CompileOpt = False,
+    sync: SyncOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run queued jobs until the queue is empty: fast before high, preferring loaded models."""
+    flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync, order=order,
+                     max_wait_s=max_wait)
+    flags.check()
+    runner = make_runner(workspace(), flags)
+    started = time.perf_counter()
+    with sigterm_as_interrupt():
+        results = runner.run_queue(max_jobs=max_jobs, watch=watch, poll_s=poll)
+    tally = _summary(results, time.perf_counter() - started, runner, order, as_json)
+    if tally["failed"]:
+        raise typer.Exit(1)
+
+
+@queue_app.command("list")
+def queue_list(
+    status: Annotated[
+        str | None, typer.Option("--status", help=f"Only jobs in this status: {', '.join(STATUSES)}.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="At most N jobs, newest first; 0 for all.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List jobs, newest first."""
+    if status is not None and status not in STATUSES:
+        raise UsageError(f"--status '{status}' is not one of {', '.join(STATUSES)}")
+    jobs_store = workspace().ledger.jobs
+    jobs = jobs_store.list(status=status, limit=limit or None)
+    total = jobs_store.count(status)
+    if len(jobs) < total:
+        err_console().print(f"showing the newest {len(jobs)} of {total} jobs; --limit 0 shows all")
+    if as_json:
+        emit_json([{k: v for k, v in job_row(j).items() if k != "config"} for j in jobs])
+        return
+    table(("id", "type", "status", "pri", "tries", "created", "secs", "prompt"),
+          [[str(j["id"]), j["type"], j["status"], str(j["priority"]), f"{j['attempts']}/{j['max_attempts']}",
+            when(j["created_at"]) or "", f"{j['duration_s']:.1f}" if j["duration_s"] else "", j["prompt"][:48]]
+           for j in jobs])
+
+
+@queue_app.command("cancel")
+def queue_cancel(job_id: JobIdArg, as_json: JsonOpt = False) -> None:
+    """Cancel a queued job, or stop a running one at its next step."""
+    result = workspace().ledger.queue.cancel(job_id)
+    if as_json:
+        emit_json({"job_id": job_id, "result": result})
+    else:
+        print(f"job {job_id}: {result}")
+
+
+@queue_app.command("retry")
+def queue_retry(job_id: JobIdArg, as_json: JsonOpt = False) -> None:
+    """Put a failed or canceled job back in the queue, with fresh attempts."""
+    workspace().ledger.queue.retry(job_id)
+    if as_json:
+        emit_json({"job_id": job_id, "status": "queued"})
+    else:
+        print(f"job {job_id}: queued")

@@ -1,0 +1,111 @@
+"""Running jobs from a command: the one run-now path `generate` and `rerun` share, the queue runner
+they and `queue run` build, SIGTERM handling, and the per-job Supabase push."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ourvidz_cli.cli.output import emit_json, err_console
+from ourvidz_cli.errors import OurvidzError, UsageError
+
+if TYPE_CHECKING:
+    from ourvidz_cli.app import App
+    from ourvidz_cli.catalog.resolve import JobSpec
+
+
+@dataclass(frozen=True)
+class RunFlags:
+    """The options of every command that runs jobs: where, within what memory, compiled, synced."""
+
+    device: str | None = None
+    vram_budget: str | None = None
+    compile: bool = False
+    sync: bool = False
+    order: str = "smart"
+    max_wait_s: float = 1800.0
+
+    def check(self) -> None:
+        """Bad values are usage errors before any job is claimed or written."""
+        if self.vram_budget is not None:
+            from ourvidz_cli.engine.model_store import parse_bytes
+
+            parse_bytes(self.vram_budget)
+        if self.order not in ("smart", "fifo"):
+            raise UsageError(f"--order '{self.order}' is not smart or fifo")
+
+
+def make_runner(app: App, flags: RunFlags) -> Any:
+    from ourvidz_cli.cli.progress import ConsoleReporter
+    from ourvidz_cli.engine.runner import Runner, RunOptions
+    from ourvidz_cli.queue import Worker
+
+    flags.check()
+    reporter = ConsoleReporter()
+    options = RunOptions(device=flags.device, vram_budget=flags.vram_budget, order=flags.order,
+                         max_wait_s=flags.max_wait_s, compile=flags.compile)
+    runner = Runner(app.ledger.queue, app.home, Worker(), app.ledger.enhancements, reporter, options,
+                    app.engine(flags.device, flags.vram_budget, flags.compile, on_start=reporter.phase))
+    runner.after_job = sync_hook(app) if flags.sync else None
+    return runner
+
+
+def run_now(app: App, spec: JobSpec, flags: RunFlags, as_json: bool, extra: dict[str, Any] | None = None) -> None:
+    """Run one job in this process and print its outputs (or one JSON object); exit 1 if it failed."""
+    runner = make_runner(app, flags)
+    with sigterm_as_interrupt():
+        outcome = runner.generate_now(spec)
+    if as_json:
+        emit_json({**outcome.as_dict(), **(extra or {})})
+    else:
+        for path in outcome.outputs:
+            print(path)
+    if outcome.status != "completed":
+        if not as_json:
+            err_console().print(f"error: job {outcome.job_id} {outcome.status}: {outcome.error} "
+                                f"(details: ourvidz jobs show {outcome.job_id})")
+        raise typer.Exit(1)
+
+
+def sync_hook(app: App) -> Any:
+    """Push each completed job as it finishes; a sync problem is reported, never fails the job."""
+    from ourvidz_cli.cli.sync import syncer
+
+    pusher = syncer()  # checks the Supabase settings before any job runs
+
+    def push(outcome: Any) -> None:
+        if outcome.status != "completed":
+            return
+        try:
+            result = pusher.sync_job(app.ledger.jobs.get(outcome.job_id))
+        except OurvidzError as exc:
+            err_console().print(f"  sync of job {outcome.job_id} failed: {exc}; 'ourvidz sync' retries it")
+            return
+        state = "synced" if not result["failed"] else f"sync incomplete ({len(result['failed'])} failed)"
+        err_console().print(f"  {state}: {len(result['uploaded'])} uploaded, {len(result['skipped'])} skipped")
+
+    return push
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a service manager, `kill`) takes the same clean path as Ctrl-C."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,40 @@
+"""Which device and dtype a model runs on."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from ourvidz_cli.errors import UsageError
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def pick_device(preference: str | None = None) -> str:
+    """CUDA, then MPS, then CPU, unless --device / OURVIDZ_DEVICE says otherwise."""
+    wanted = (preference or os.environ.get("OURVIDZ_DEVICE") or "auto").lower()
+    if wanted == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if wanted.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"device '{wanted}' was asked for but this torch build sees no CUDA GPU; use --device cpu")
+    if wanted not in ("cpu", "mps") and not wanted.startswith("cuda"):
+        raise UsageError(f"device '{wanted}' is not one of auto, cuda, cuda:N, mps, cpu")
+    return wanted
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return {v: k for k, v in DTYPES.items()}[dtype]
+
+
+def pick_dtype(name: str, device: str) -> torch.dtype:
+    # Half precision on CPU is slow and badly supported; MPS has no bfloat16 on older macOS.
+    if device == "cpu":
+        return torch.float32
+    if device == "mps" and name == "bfloat16":
+        return torch.float16
+    return DTYPES[name]

@@ -1,0 +1,52 @@
+"""What every diffusers family does the same way at load time: LoRAs fused once, optional compile,
+and the low-memory settings an out-of-memory retry switches on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ourvidz_cli.catalog.job import Lora
+
+
+def fuse_loras(pipe: Any, loras: Sequence[Lora]) -> None:
+    """Load each LoRA (a file, folder or repo id) and fuse them at their weights: no per-step cost."""
+    if not loras:
+        return
+    names = []
+    for i, lora in enumerate(loras):
+        name = f"lora{i}"
+        source = lora.source
+        kwargs = {"weight_name": lora.weight_name} if lora.weight_name else {}
+        if source.endswith(".safetensors") and "/" in source and not lora.weight_name:
+            path = Path(source)
+            if path.is_file():
+                source, kwargs = str(path.parent), {"weight_name": path.name}
+        pipe.load_lora_weights(source, adapter_name=name, **kwargs)
+        names.append(name)
+    pipe.set_adapters(names, adapter_weights=[lora.weight for lora in loras])
+    pipe.fuse_lora(adapter_names=names)
+    pipe.unload_lora_weights()  # the fused weights stay; the separate adapter copies go
+
+
+def maybe_compile(pipe: Any, attr: str, enabled: bool) -> None:
+    if enabled:
+        import torch
+
+        setattr(pipe, attr, torch.compile(getattr(pipe, attr), mode="max-autotune-no-cudagraphs"))
+
+
+def low_memory(pipe: Any, device: str) -> list[str]:
+    """Switch a loaded pipeline to its low-memory settings; returns what was switched on."""
+    done = []
+    if device.startswith("cuda"):
+        pipe.enable_model_cpu_offload(device=device)
+        done.append("cpu_offload")
+    vae = getattr(pipe, "vae", None)
+    if vae is not None:
+        for switch in ("enable_tiling", "enable_slicing"):
+            if hasattr(vae, switch):
+                getattr(vae, switch)()
+                done.append(switch.removeprefix("enable_"))
+    return done

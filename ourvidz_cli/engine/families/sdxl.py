@@ -1,0 +1,116 @@
+"""SDXL through diffusers' StableDiffusionXLPipeline: one batched call for all of a job's images.
+
+A diffusers folder, a repo id, or a single-file checkpoint (`.safetensors`, as community models ship)
+loaded with `from_single_file` against a local diffusers config so it works offline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ourvidz_cli.catalog.job import ModelRef
+from ourvidz_cli.engine.families import diffusers_common as common
+from ourvidz_cli.engine.families.base import DIFFUSERS_ALLOW, DIFFUSERS_IGNORE
+from ourvidz_cli.engine.families.request import Generated, GenRequest, StepCallback, step_callback
+
+SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
+
+
+class Sdxl:
+    kind = "sdxl"
+    marker = "model_index.json"
+    pull_allow = DIFFUSERS_ALLOW
+    pull_ignore = DIFFUSERS_IGNORE
+    fp32_components: tuple[str, ...] = ()
+    ram_component = None
+
+    def load(self, model: ModelRef, device: str, dtype: Any, mode: str = "full", compile_: bool = False) -> Any:
+        import torch
+        from diffusers import AutoencoderKL, StableDiffusionXLPipeline
+
+        # The stock SDXL VAE overflows in float16, so diffusers upcasts it to float32 for every decode;
+        # an fp16-safe VAE (models.toml `vae =`) decodes in half precision instead.
+        extra = {}
+        if model.vae:
+            try:
+                extra["vae"] = AutoencoderKL.from_pretrained(model.vae, dtype=dtype)
+            except OSError as exc:
+                raise OSError(f"its VAE {model.vae} could not be loaded ({str(exc).strip().splitlines()[0]})") from exc
+        if model.source.endswith(SINGLE_FILE_SUFFIXES):
+            pipe = StableDiffusionXLPipeline.from_single_file(
+                model.source, config=model.config, torch_dtype=dtype, **extra)
+        else:
+            pipe = StableDiffusionXLPipeline.from_pretrained(model.source, dtype=dtype, **extra)
+        pipe.set_progress_bar_config(disable=True)
+        common.fuse_loras(pipe, model.loras)
+        pipe = pipe.to(device)
+        if device.startswith("cuda"):
+            pipe.unet.to(memory_format=torch.channels_last)
+            pipe.vae.enable_slicing()  # six 1024px decodes one at a time: same pixels, a sixth of the peak
+        common.maybe_compile(pipe, "unet", compile_)
+        return pipe
+
+    def generate(self, pipe: Any, req: GenRequest, on_step: StepCallback) -> Generated:
+        import torch
+
+        generator = torch.Generator("cpu").manual_seed(req.seed)
+        with torch.inference_mode():
+            out = pipe(
+                prompt=req.prompt,
+                negative_prompt=req.negative or None,
+                num_inference_steps=req.steps,
+                width=req.width,
+                height=req.height,
+                guidance_scale=req.guidance,
+                num_images_per_prompt=req.count,
+                generator=generator,
+                output_type="pil",
+                callback_on_step_end=step_callback(on_step, req.steps),
+            )
+        return Generated(sampler=type(pipe.scheduler).__name__, images=list(out.images))
+
+    def low_memory(self, pipe: Any, device: str) -> list[str]:
+        return common.low_memory(pipe, device)
+
+    def build_smoke(self, target: Path) -> None:
+        import torch
+        from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+        from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+        from ourvidz_cli.engine.families.smoke_tokenizers import clip_tokenizer
+
+        tokenizer = clip_tokenizer()
+        torch.manual_seed(0)
+        unet = UNet2DConditionModel(
+            block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
+            use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=8,
+            transformer_layers_per_block=(1, 1), projection_class_embeddings_input_dim=80, cross_attention_dim=64,
+            norm_num_groups=8,
+        )
+        # SDXL base's own scheduler settings.
+        scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, steps_offset=1,
+                                           beta_schedule="scaled_linear", timestep_spacing="leading")
+        torch.manual_seed(0)
+        vae = AutoencoderKL(
+            block_out_channels=[32, 64], in_channels=3, out_channels=3, latent_channels=4, sample_size=128,
+            down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2,
+        )
+        text_config = CLIPTextConfig(
+            bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37,
+            num_attention_heads=4, num_hidden_layers=2, vocab_size=len(tokenizer), hidden_act="gelu",
+            projection_dim=32,
+        )
+        torch.manual_seed(0)
+        text_encoder = CLIPTextModel(text_config).eval()
+        torch.manual_seed(0)
+        text_encoder_2 = CLIPTextModelWithProjection(text_config).eval()
+        StableDiffusionXLPipeline(
+            vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tokenizer,
+            tokenizer_2=tokenizer, unet=unet, scheduler=scheduler, image_encoder=None, feature_extractor=None,
+        ).save_pretrained(target)
+
+
+FAMILY = Sdxl()

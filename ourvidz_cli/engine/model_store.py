@@ -1,0 +1,261 @@
+"""Where each catalog model resolves on this machine, without loading it or touching the network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ourvidz_cli.catalog.job import Lora, ModelRef
+from ourvidz_cli.catalog.schema import Catalog, Model
+from ourvidz_cli.engine.families.registry import family
+
+
+@dataclass(frozen=True)
+class Location:
+    name: str
+    kind: str
+    source: str
+    present: bool
+    where: str | None
+    bytes: int | None
+    fetch: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"name": self.name, "kind": self.kind, "source": self.source, "present": self.present,
+                "where": self.where, "bytes": self.bytes, "fetch": self.fetch}
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    # Hugging Face snapshots are symlinks into blobs/: count what they point at.
+    return sum(p.resolve().stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def fetch_hint(model: Model, catalog: Catalog) -> str:
+    if model.path is not None:
+        if catalog.smoke:
+            return "ourvidz models init-smoke"
+        return f"put the model at {model.path} or fix models.toml ({catalog.path})"
+    return f"ourvidz models pull {model.name}"
+
+
+def locate(model: Model, catalog: Catalog) -> Location:
+    marker = family(model.kind).marker
+    hint = fetch_hint(model, catalog)
+    if model.path is not None:
+        path = model.path
+        present = path.is_file() or (path / marker).is_file()
+        return Location(model.name, model.kind, str(path), present, str(path) if path.exists() else None,
+                        _size(path) if present else None, hint)
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        snapshot = Path(snapshot_download(str(model.repo), local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        return Location(model.name, model.kind, str(model.repo), False, None, None, hint)
+    present = (snapshot / marker).is_file()
+    return Location(model.name, model.kind, str(model.repo), present, str(snapshot),
+                    _size(snapshot) if present else None, hint)
+
+
+# Bytes per element of the dtypes a model loads in.
+ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
+SAFETENSORS_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
+                        "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+
+
+def _safetensors_elements(path: Path) -> list[tuple[int, str]]:
+    """(element count, dtype) per tensor, read from the file's JSON header without loading it."""
+    import json
+    import struct
+
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            raise ValueError("shorter than a safetensors header")
+        (length,) = struct.unpack("<Q", head)
+        if length > path.stat().st_size - 8:
+            raise ValueError(f"header length {length} is past the end of the file")
+        header = json.loads(fh.read(length))
+    out = []
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        count = 1
+        for dim in info["shape"]:
+            count *= dim
+        out.append((count, info["dtype"]))
+    return out
+
+
+def resolve_local(source: str, local: bool) -> Path | None:
+    """A folder or file holding the model on this machine, or None when it is not here."""
+    if local:
+        path = Path(source)
+        return path if path.exists() else None
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(source, local_files_only=True))
+    except Exception:  # noqa: BLE001  not in the cache (or no hub library): nothing local to measure
+        return None
+
+
+def estimate_bytes(model: ModelRef, dtype: str | None = None, skip: tuple[str, ...] = ()) -> int | None:
+    """Device memory the model's weights take once loaded in `dtype`: floating tensors at the load
+    dtype's size, others as stored. `skip` leaves out components (subfolders) kept off the device."""
+    root = resolve_local(model.source, model.local)
+    if root is None:
+        return None
+    want = ITEMSIZE.get(dtype or model.dtype, 2)
+    fp32_parts = family(model.kind).fp32_components
+    files = [root] if root.is_file() else sorted(root.rglob("*.safetensors"))
+    total = 0
+    for f in files:
+        part = f.relative_to(root).parts[0] if f != root and len(f.relative_to(root).parts) > 1 else ""
+        if part in skip:
+            continue
+        size = 4 if part in fp32_parts else want
+        try:
+            for count, stored in _safetensors_elements(f):
+                total += count * (size if stored in ("F32", "F16", "BF16", "F64") else SAFETENSORS_ITEMSIZE.get(
+                    stored, 1))
+        except (OSError, ValueError, KeyError):
+            total += f.stat().st_size
+    if not files and root.is_dir():
+        total = sum(p.stat().st_size for p in root.rglob("*.bin"))
+    return total
+
+
+def parse_bytes(text: str) -> int:
+    """'24GB', '24GiB', '500MB', '1.5G' or a plain byte count."""
+    import re
+
+    from ourvidz_cli.errors import UsageError
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*", str(text).lower())
+    if not m or float(m.group(1)) <= 0:
+        raise UsageError(f"--vram-budget '{text}' is not a size like 20GB, 7.5GiB or 500MB")
+    power = " kmgt".index(m.group(2) or " ")
+    return int(float(m.group(1)) * 1024**power)
+
+
+def pull(model: Model, catalog: Catalog) -> dict[str, Any]:
+    """Download a repo model and its repo LoRAs into the Hugging Face cache (HF_HOME, HF_TOKEN and
+    HF_HUB_OFFLINE are honoured by huggingface_hub itself). Local models are only checked."""
+    from ourvidz_cli.errors import OurvidzError
+
+    fetched: list[str] = []
+    if model.path is not None:
+        if not model.path.exists():
+            raise OurvidzError(f"model '{model.name}' is a local path ({model.path}) that does not exist; "
+                               f"{fetch_hint(model, catalog)}")
+    else:
+        from huggingface_hub import snapshot_download
+
+        fam = family(model.kind)
+        try:
+            where = snapshot_download(str(model.repo), allow_patterns=list(fam.pull_allow),
+                                      ignore_patterns=list(fam.pull_ignore))
+        except Exception as exc:  # noqa: BLE001  hub, network and auth errors all become one line
+            raise OurvidzError(f"could not download {model.repo} for model '{model.name}': "
+                               f"{_first_line(exc)}") from None
+        fetched.append(where)
+    if model.vae and not Path(model.vae).exists():
+        from huggingface_hub import snapshot_download
+
+        try:
+            fetched.append(snapshot_download(model.vae, allow_patterns=["*.json", "*.safetensors"],
+                                             ignore_patterns=list(family(model.kind).pull_ignore)))
+        except Exception as exc:  # noqa: BLE001
+            raise OurvidzError(f"could not download VAE {model.vae} for model '{model.name}': "
+                               f"{_first_line(exc)}") from None
+    for lora in model.loras:
+        if lora.local:
+            if not Path(lora.source).exists():
+                raise OurvidzError(f"model '{model.name}' LoRA {lora.source} does not exist")
+            continue
+        from huggingface_hub import hf_hub_download, snapshot_download
+
+        try:
+            if lora.weight_name:
+                fetched.append(hf_hub_download(lora.source, lora.weight_name))
+            else:
+                fetched.append(snapshot_download(lora.source, allow_patterns=["*.safetensors", "*.json"]))
+        except Exception as exc:  # noqa: BLE001
+            raise OurvidzError(f"could not download LoRA {lora.source} for model '{model.name}': "
+                               f"{_first_line(exc)}") from None
+    loc = locate(model, catalog)
+    return {"name": model.name, "source": model.source, "present": loc.present, "where": loc.where,
+            "bytes": loc.bytes, "fetched": fetched}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def _json_ok(path: Path) -> str | None:
+    import json
+
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"{path.name}: {exc}"
+    return None
+
+
+def check(model: Model, catalog: Catalog) -> list[str]:
+    """Problems found by reading configs and weight headers only (no model is loaded)."""
+    loc = locate(model, catalog)
+    if not loc.present or loc.where is None:
+        return [f"not on this machine ({loc.source}); {loc.fetch}"]
+    root = Path(loc.where)
+    problems: list[str] = []
+    if root.is_file():
+        if model.config is None:
+            problems.append("a single-file checkpoint needs config = (a diffusers folder or repo) in models.toml")
+        try:
+            _safetensors_elements(root)
+        except (OSError, ValueError, KeyError) as exc:
+            problems.append(f"{root.name}: unreadable safetensors header ({exc})")
+        return problems
+    index = root / family(model.kind).marker
+    bad = _json_ok(index)
+    if bad:
+        return [bad]
+    if index.name == "model_index.json":
+        import json
+
+        for component, spec in json.loads(index.read_text()).items():
+            if component.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+                continue
+            folder = root / component
+            configs = [p for p in folder.glob("*.json")] if folder.is_dir() else []
+            if not configs:
+                problems.append(f"{component}/ has no config")
+            problems += [p for p in (_json_ok(c) for c in configs) if p]
+    for weights in root.rglob("*.safetensors"):
+        try:
+            _safetensors_elements(weights)
+        except (OSError, ValueError, KeyError) as exc:
+            problems.append(f"{weights.relative_to(root)}: unreadable safetensors header ({exc})")
+    if model.vae and resolve_local(model.vae, Path(model.vae).is_absolute()) is None:
+        problems.append(f"VAE {model.vae} is not on this machine; ourvidz models pull {model.name}")
+    for lora in model.loras:
+        if lora.local and not Path(lora.source).exists():
+            problems.append(f"LoRA {lora.source} does not exist")
+        elif not lora.local and not _lora_cached(lora):
+            problems.append(f"LoRA {lora.source} is not downloaded; ourvidz models pull {model.name}")
+    return problems
+
+
+def _lora_cached(lora: Lora) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    if lora.weight_name:
+        return isinstance(try_to_load_from_cache(lora.source, lora.weight_name), str)
+    return resolve_local(lora.source, False) is not None

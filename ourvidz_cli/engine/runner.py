@@ -1,0 +1,257 @@
+"""Runs jobs a queue hands out: enhance, load, generate, write outputs, record assets.
+
+The runner owns a job from claim to its final status and knows the queue only through the
+`JobQueue` protocol. It renews the job's lease from a heartbeat thread, stops at the next step when
+the job is canceled, and on Ctrl-C or SIGTERM puts the job back in the queue before it lets the
+interrupt through.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ourvidz_cli.catalog.job import JobConfig
+from ourvidz_cli.catalog.resolve import JobSpec
+from ourvidz_cli.engine import oom
+from ourvidz_cli.engine.handle import EngineHandle
+from ourvidz_cli.engine.heartbeat import Heartbeat, JobStopped
+from ourvidz_cli.engine.report import Outcome, Reporter, SilentReporter
+from ourvidz_cli.errors import Interrupted, OurvidzError
+from ourvidz_cli.library import joblog, outputs
+from ourvidz_cli.paths import outputs_dir
+from ourvidz_cli.queue import CANCELED, COMPLETED, FAILED, QUEUED, ClaimOrder, Job, JobQueue, Worker, lease_seconds
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, OurvidzError) else f"{type(exc).__name__}: {text}"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    device: str | None = None
+    vram_budget: str | None = None  # "20GB"; default: the device's memory minus headroom
+    order: str = "smart"  # or "fifo"
+    max_wait_s: float = 1800.0  # a job queued longer than this runs next, whatever else is waiting
+    compile: bool = False
+
+
+class Runner:
+    def __init__(self, queue: JobQueue, home: Path, worker: Worker, cache: Any, reporter: Reporter | None = None,
+                 options: RunOptions | None = None, engine: EngineHandle | None = None) -> None:
+        """`cache` is the enhancement cache (ledger.enhancements); `engine` a handle shared with the caller."""
+        self.queue, self.home, self.worker, self.cache = queue, home, worker, cache
+        self.reporter: Reporter = reporter or SilentReporter()
+        self.options = options or RunOptions()
+        o = self.options
+        self.engine = engine or EngineHandle(o.device, o.vram_budget, o.compile, on_start=self.reporter.phase)
+        self.lease_s = lease_seconds()
+        self.batched_enhancements = 0
+        self.after_job: Callable[[Outcome], None] | None = None  # e.g. push the finished job to Supabase
+
+    @property
+    def model_loads(self) -> int:
+        return self.engine.loads
+
+    @property
+    def evictions(self) -> int:
+        return self.engine.evictions
+
+    def _log(self, job_id: int, text: str) -> None:
+        joblog.append(self.home, job_id, text)
+
+    # -- one job -------------------------------------------------------------------------------
+
+    def run(self, job: Job) -> Outcome:
+        """Run a job this worker already holds, to completed, failed, canceled or back to queued."""
+        job_id, config = job["id"], job["config"]
+        self.reporter.job_started(job)
+        self._log(job_id, f"attempt {job['attempts']} by {self.worker.id}: {job['type']} "
+                          f"{json.dumps(config.to_dict())}")
+        beat = Heartbeat(self.queue, job_id, self.worker, self.lease_s)
+        beat.start()
+        started = time.perf_counter()
+        outcome = Outcome(job_id, job["type"], FAILED, smoke=config.smoke)
+        try:
+            self._generate(job, beat, outcome)
+        except JobStopped as stop:
+            if stop.canceled:
+                self.queue.finish_canceled(job_id, self.worker)
+                outcome.status, outcome.error = CANCELED, "canceled while running"
+            else:
+                outcome.status, outcome.error = QUEUED, "lease lost to another worker; it will finish the job"
+            self._log(job_id, outcome.error)
+        except KeyboardInterrupt:
+            self.queue.release(job_id, self.worker, "interrupted (Ctrl-C or SIGTERM); back in the queue")
+            self._log(job_id, "interrupted; released back to the queue")
+            raise
+        except Exception as exc:  # noqa: BLE001  any failure of the job is recorded on it, not raised
+            outcome.error = _one_line(exc)
+            self.queue.fail(job_id, self.worker, outcome.error)
+            self._log(job_id, "failed:\n" + "".join(traceback.format_exception(exc)))
+        finally:
+            beat.stopping.set()
+            beat.join(timeout=5)
+            outcome.duration_s = time.perf_counter() - started
+        self.reporter.job_finished(outcome)
+        return outcome
+
+    def _generate(self, job: Job, beat: Heartbeat, outcome: Outcome) -> None:
+        from ourvidz_cli.engine.memory import PeakMemory
+
+        job_id = job["id"]
+        device = self.engine.engine.device
+        peak = PeakMemory(device)
+        timings: dict[str, float] = {}
+        try:
+            with peak, warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("default")
+                try:
+                    assets = self._stages(job, beat, outcome, timings)
+                finally:
+                    for w in caught:
+                        self._log(job_id, f"warning: {w.category.__name__}: {w.message}")
+        finally:
+            measures = {"device": device, "peak_mem_mb": peak.mb, "mem_kind": peak.kind, **timings}
+            self._log(job_id, "measures: " + ", ".join(
+                f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in measures.items()))
+        if not self.queue.complete(job_id, self.worker, assets, **measures):
+            raise JobStopped(canceled=False)
+        outcome.status = COMPLETED
+        outcome.outputs = [str(self.home / a["path"]) for a in assets]
+        self._log(job_id, f"completed: {len(assets)} output(s)")
+
+    def _enhance(self, job: Job, beat: Heartbeat, timings: dict[str, float]) -> tuple[str, float]:
+        """The prompt to generate with, and the seconds spent loading the enhancer."""
+        from ourvidz_cli.prompts.enhancer import Enhancer
+
+        job_id, config = job["id"], job["config"]
+        enhancer = Enhancer(self.cache, self.engine)
+        result = enhancer.enhance(config.enhancer, config.enhance, job["prompt"], on_phase=self.reporter.phase)
+        if not result.cached:
+            self._batch_enhance(enhancer, job_id, beat)
+        timings["enhance_s"] = result.seconds
+        beat.check()
+        self.queue.record(job_id, self.worker, enhanced_prompt=result.output, enhance_note=result.note,
+                          enhance_s=result.seconds, enhance_cached=int(result.cached))
+        self._log(job_id, f"enhanced prompt ({config.enhance.target}{', from cache' if result.cached else ''}): "
+                          f"{result.output!r}" + (f" ({result.note})" if result.note else ""))
+        if result.raw is not None:
+            self._log(job_id, f"enhancer's raw answer: {result.raw!r}")
+        return result.output, result.load_s
+
+    def _stages(self, job: Job, beat: Heartbeat, outcome: Outcome, timings: dict[str, float]) -> list[dict[str, Any]]:
+        """Enhance, load, generate, write; each stage's seconds go into `timings` as it ends."""
+        from ourvidz_cli.engine.families.request import GenRequest
+
+        job_id, config = job["id"], job["config"]
+        prompt, load_s = job["prompt"], 0.0
+        if config.enhancer is not None and config.enhance is not None:
+            prompt, load_s = self._enhance(job, beat, timings)
+            outcome.enhanced_prompt = prompt
+        model = config.model
+        self.reporter.phase(f"loading {model.name}")
+        pipe, seconds = self.engine.get(model)
+        mode = self.engine.engine.mode(model)
+        if mode not in (None, "full"):
+            self._log(job_id, f"model {model.name} placed as {mode} to fit the memory budget")
+        timings["load_s"] = load_s = load_s + seconds
+        self.queue.record(job_id, self.worker, load_s=load_s)
+        beat.check()
+
+        def on_step(done: int, total: int) -> None:
+            beat.check()
+            self.reporter.step(done, total)
+
+        self.reporter.phase(f"generating on {self.engine.engine.device}")
+        t0 = time.perf_counter()
+        result = self._generate_or_fall_back(job_id, config, pipe, GenRequest.from_config(prompt, config), on_step)
+        timings["generate_s"] = time.perf_counter() - t0
+        beat.check()
+        self.reporter.phase("writing outputs")
+        return outputs.write_assets(self.home, job, prompt, result)
+
+    def _generate_or_fall_back(self, job_id: int, config: JobConfig, pipe: Any, request: Any, on_step: Any) -> Any:
+        """Generate; out of memory once, free it, switch the pipeline to offload and tiling, and retry."""
+        from ourvidz_cli.engine.manager import free_device_memory
+
+        engine, family = self.engine.engine, self.engine.family(config.model.kind)
+        try:
+            oom.maybe_out_of_memory()
+            return family.generate(pipe, request, on_step)
+        except Exception as exc:  # noqa: BLE001  only out-of-memory is handled; the rest re-raises
+            if not oom.is_out_of_memory(exc):
+                raise
+        free_device_memory(engine.device)  # outside the except: the traceback no longer pins the tensors
+        switched = family.low_memory(pipe, engine.device)
+        fallback = "out of memory; retried with " + (", ".join(switched) or "nothing left to switch")
+        self._log(job_id, fallback)
+        self.reporter.phase(fallback)
+        self.queue.record(job_id, self.worker, fallback=fallback)
+        engine.drop(config.model)  # offload hooks stay on the pipeline: the next job loads the model afresh
+        try:
+            oom.maybe_out_of_memory()
+            return family.generate(pipe, request, on_step)
+        except Exception as again:  # noqa: BLE001
+            if oom.is_out_of_memory(again):
+                raise OurvidzError(
+                    f"out of memory on {engine.device} even with {', '.join(switched) or 'no fallback'}: try a "
+                    "smaller --size, fewer --frames or --count, or a lower --vram-budget for other models"
+                ) from None
+            raise
+
+    def _batch_enhance(self, enhancer: Any, current: int, beat: Heartbeat) -> None:
+        """While Qwen is loaded, enhance every queued prompt that will need it, so those jobs find their
+        answer in the cache and Qwen is not loaded again after the generation models evict it."""
+        pending = [j for j in self.queue.pending_enhancements() if j["id"] != current]
+        for n, job in enumerate(pending, 1):
+            beat.check()
+            cfg = job["config"]
+            self.reporter.phase(f"enhancing queued prompt {n}/{len(pending)} (job {job['id']}) while Qwen is loaded")
+            enhancer.enhance(cfg.enhancer, cfg.enhance, job["prompt"])
+            self.batched_enhancements += 1
+
+    # -- many jobs ------------------------------------------------------------------------------
+
+    def generate_now(self, spec: JobSpec) -> Outcome:
+        job = self.queue.add_running(spec, self.worker, self.lease_s)
+        try:
+            outcome = self.run(job)
+            if self.after_job is not None:
+                self.after_job(outcome)
+            return outcome
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted: job {job['id']} is back in the queue; 'ourvidz queue run' finishes it, "
+                f"'ourvidz queue cancel {job['id']}' drops it"
+            ) from None
+
+    def run_queue(self, max_jobs: int | None = None, watch: bool = False, poll_s: float = 2.0) -> list[Outcome]:
+        outputs.remove_partials(outputs_dir(self.home))
+        results: list[Outcome] = []
+        try:
+            while max_jobs is None or len(results) < max_jobs:
+                for job_id, status in self.queue.reap(self.worker):
+                    self.reporter.phase(f"job {job_id}: its worker was gone; now {status}")
+                order = ClaimOrder(tuple(self.engine.resident()), self.options.max_wait_s, self.options.order)
+                job = self.queue.claim(self.worker, self.lease_s, order)
+                if job is None:
+                    if not watch:
+                        break
+                    time.sleep(poll_s)
+                    continue
+                results.append(self.run(job))
+                if self.after_job is not None:
+                    self.after_job(results[-1])
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"interrupted after {len(results)} job(s); the job in progress is back in the queue"
+            ) from None
+        return results

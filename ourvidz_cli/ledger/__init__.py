@@ -1,0 +1,38 @@
+"""The job ledger: one SQLite file, and the only package that speaks SQL.
+
+Each group of tables has one store on the shared connection (as simonw/llm gives its logs their own
+store): `jobs` reads jobs, `queue` is the SQLite `JobQueue` (adding, claiming, finishing, canceling),
+`assets` the outputs, `enhancements` the Qwen answer cache, `projects` storyboards, `sync` what went to
+Supabase, `queries` the library's reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ourvidz_cli.ledger.assets import AssetFilter, AssetStore
+from ourvidz_cli.ledger.db import Database
+from ourvidz_cli.ledger.enhancements import EnhancementCache
+from ourvidz_cli.ledger.jobs import JobStore
+from ourvidz_cli.ledger.projects import ProjectStore
+from ourvidz_cli.ledger.queries import Queries
+from ourvidz_cli.ledger.queue import SqliteJobQueue
+from ourvidz_cli.ledger.sync_state import SyncStore
+
+__all__ = ["AssetFilter", "Ledger"]
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = Database(path)
+        self.jobs = JobStore(self.db)
+        self.queue = SqliteJobQueue(self.db, self.jobs)
+        self.assets = AssetStore(self.db)
+        self.enhancements = EnhancementCache(self.db)
+        self.projects = ProjectStore(self.db, self.assets)
+        self.sync = SyncStore(self.db)
+        self.queries = Queries(self.db)
+
+    def close(self) -> None:
+        self.db.close()

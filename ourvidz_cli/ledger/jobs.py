@@ -1,0 +1,71 @@
+"""Reading jobs: one by id, lists by status, counts. Rows come back as dicts with a typed `config`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from ourvidz_cli.catalog.job import JobConfig
+from ourvidz_cli.errors import NotFound
+from ourvidz_cli.ledger.db import Database
+from ourvidz_cli.queue import Job
+
+# SQLite's integer range: a larger id is not a job, and would overflow the driver.
+MAX_ID = 2**63 - 1
+
+
+def decode_job(row: sqlite3.Row | None) -> Job | None:
+    if row is None:
+        return None
+    job = dict(row)
+    job["config"] = JobConfig.from_dict(json.loads(job["config"]))
+    return job
+
+
+class JobStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, job_id: int) -> Job:
+        job = decode_job(self.db.conn.execute("SELECT * FROM jobs WHERE id = ?", [job_id]).fetchone()) \
+            if 0 <= job_id <= MAX_ID else None
+        if job is None:
+            raise NotFound(f"no job {job_id} in {self.db.path}; 'ourvidz queue list' shows the jobs there")
+        return job
+
+    def list(self, status: str | None = None, limit: int | None = None) -> list[Job]:
+        sql, args = "SELECT * FROM jobs", []
+        if status:
+            sql += " WHERE status = ?"
+            args.append(status)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [decode_job(r) for r in self.db.conn.execute(sql, args)]  # type: ignore[misc]
+
+    def count(self, status: str | None = None) -> int:
+        if status:
+            return int(self.db.conn.execute("SELECT count(*) FROM jobs WHERE status = ?", [status]).fetchone()[0])
+        return int(self.db.conn.execute("SELECT count(*) FROM jobs").fetchone()[0])
+
+
+def job_row(spec: Any, status: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """The jobs-table row for a new job from a JobSpec."""
+    import time
+    import uuid
+
+    from ourvidz_cli.ledger.enhancements import cache_key
+
+    config: JobConfig = spec.config
+    enhance_key = None
+    if config.enhancer is not None and config.enhance is not None:
+        enhance_key = cache_key(config.enhancer, config.enhance, spec.prompt)
+    return {
+        "uuid": str(uuid.uuid4()), "type": spec.job_type, "status": status, "prompt": spec.prompt,
+        "negative_prompt": config.negative, "seed": config.seed,
+        "config": json.dumps(config.to_dict(), sort_keys=True), "priority": spec.priority, "attempts": 0,
+        "max_attempts": spec.max_attempts, "created_at": time.time(), "rerun_of": spec.rerun_of,
+        "model_key": config.model.source, "enhancer_key": config.enhancer.source if config.enhancer else None,
+        "enhance_key": enhance_key, **extra,
+    }

@@ -1,0 +1,200 @@
+"""Numbered ledger migrations, applied in order and recorded by name (the pattern of simonw/llm).
+
+The list is cheap to import (sqlite-utils is imported only when a migration must run), so the schema
+version is simply its length and everyday commands never load sqlite-utils.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+Migration = Callable[["sqlite_utils.Database"], None]
+MIGRATIONS: list[Migration] = []
+migration = MIGRATIONS.append
+
+
+def _add_columns(db: sqlite_utils.Database, table: str, columns: dict[str, type]) -> None:
+    for name, kind in columns.items():
+        db[table].add_column(name, kind)  # type: ignore[union-attr]
+
+
+@migration
+def m001_jobs(db: sqlite_utils.Database) -> None:
+    # The whole resolved config is stored as JSON so a job re-runs exactly after the catalog changes;
+    # the columns beside it are the ones that queries filter or sort on.
+    db["jobs"].create(
+        {
+            "id": int,
+            "uuid": str,
+            "type": str,
+            "status": str,
+            "prompt": str,
+            "negative_prompt": str,
+            "enhanced_prompt": str,
+            "enhance_note": str,
+            "seed": int,
+            "config": str,
+            "priority": int,
+            "attempts": int,
+            "max_attempts": int,
+            "error": str,
+            "created_at": float,
+            "started_at": float,
+            "finished_at": float,
+            "duration_s": float,
+            "load_s": float,
+            "enhance_s": float,
+            "worker": str,
+            "worker_host": str,
+            "worker_pid": int,
+            "lease_expires_at": float,
+            "cancel_requested": int,
+        },
+        pk="id",
+        not_null={"uuid", "type", "status", "prompt", "seed", "config", "priority", "attempts", "max_attempts"},
+        defaults={"attempts": 0, "cancel_requested": 0, "negative_prompt": ""},
+    )
+    # The claim query walks queued jobs in priority then age order.
+    db["jobs"].create_index(["status", "priority", "created_at"], index_name="jobs_claim_order")
+    db["jobs"].create_index(["uuid"], unique=True, index_name="jobs_uuid")
+
+
+@migration
+def m002_assets(db: sqlite_utils.Database) -> None:
+    # Paths are relative to the data home so a moved --home keeps working.
+    db["assets"].create(
+        {
+            "id": int,
+            "job_id": int,
+            "idx": int,
+            "bucket": str,
+            "path": str,
+            "kind": str,
+            "mime": str,
+            "bytes": int,
+            "sha256": str,
+            "width": int,
+            "height": int,
+            "frames": int,
+            "fps": float,
+            "created_at": float,
+        },
+        pk="id",
+        foreign_keys=[("job_id", "jobs", "id")],
+        not_null={"job_id", "idx", "bucket", "path", "kind", "bytes", "sha256"},
+    )
+    db["assets"].create_index(["job_id", "idx"], unique=True, index_name="assets_job_idx")
+    db["assets"].create_index(["bucket"], index_name="assets_bucket")
+
+
+@migration
+def m003_job_measures(db: sqlite_utils.Database) -> None:
+    # What operators watch per job: where it ran, its peak memory (CUDA's max allocated, or the
+    # process's resident memory on CPU), and how long generation itself took; rerun_of links a rerun
+    # to the job it reproduces.
+    _add_columns(db, "jobs", {"device": str, "peak_mem_mb": float, "mem_kind": str, "generate_s": float,
+                              "rerun_of": int})
+
+
+@migration
+def m004_enhancements(db: sqlite_utils.Database) -> None:
+    # Qwen's answers, keyed by everything that shapes them (model, target, system prompt, input,
+    # budgets): a re-run or re-queued prompt costs no model load. Fallbacks are cached too, with why.
+    db["enhancements"].create(
+        {
+            "key": str,
+            "model": str,
+            "target": str,
+            "input": str,
+            "output": str,
+            "note": str,
+            "trimmed": int,
+            "tokens": int,
+            "seconds": float,
+            "created_at": float,
+            "hits": int,
+        },
+        pk="key",
+        not_null={"model", "target", "input", "output"},
+        defaults={"hits": 0, "trimmed": 0},
+    )
+    db["jobs"].add_column("enhance_cached", int)
+
+
+@migration
+def m005_projects(db: sqlite_utils.Database) -> None:
+    # A storyboard: the project, its characters (one fixed description each) and its scenes, each
+    # scene pointing at the job that renders it.
+    db["projects"].create(
+        {"id": int, "name": str, "script": str, "job_type": str, "source": str, "note": str,
+         "render_path": str, "created_at": float},
+        pk="id",
+        not_null={"name", "script", "job_type", "source", "created_at"},
+    )
+    db["projects"].create_index(["name"], unique=True, index_name="projects_name")
+    db["characters"].create(
+        {"id": int, "project_id": int, "name": str, "description": str},
+        pk="id",
+        foreign_keys=[("project_id", "projects", "id")],
+        not_null={"project_id", "name", "description"},
+    )
+    db["scenes"].create(
+        {"id": int, "project_id": int, "idx": int, "title": str, "shot": str, "duration_s": float,
+         "characters": str, "prompt": str, "job_id": int},
+        pk="id",
+        foreign_keys=[("project_id", "projects", "id"), ("job_id", "jobs", "id")],
+        not_null={"project_id", "idx", "title", "shot", "prompt"},
+    )
+    db["scenes"].create_index(["project_id", "idx"], unique=True, index_name="scenes_order")
+
+
+@migration
+def m006_scheduling(db: sqlite_utils.Database) -> None:
+    # What the scheduler sorts on: the models a job needs (by source) and the key of its enhancement in
+    # the cache, so a job whose prompt is already enhanced does not count Qwen as needed. `fallback`
+    # records how a job was rescued from running out of memory.
+    _add_columns(db, "jobs", {"model_key": str, "enhancer_key": str, "enhance_key": str, "fallback": str})
+    db.execute("UPDATE jobs SET model_key = json_extract(config, '$.model.source'), "
+               "enhancer_key = json_extract(config, '$.enhancer.source')")
+    db["jobs"].create_index(["status", "enhancer_key"], index_name="jobs_enhance_pending")
+
+
+@migration
+def m007_sync(db: sqlite_utils.Database) -> None:
+    # What was pushed to Supabase: per asset its remote path and state (a resumable upload's URL too,
+    # so a killed sync resumes), per job whether its rows were written. Nothing here holds a key.
+    db["sync_assets"].create(
+        {"asset_id": int, "job_id": int, "remote_path": str, "status": str, "error": str, "attempts": int,
+         "tus_url": str, "synced_at": float},
+        pk="asset_id",
+        not_null={"job_id", "remote_path", "status"},
+        defaults={"attempts": 0},
+    )
+    db["sync_jobs"].create(
+        {"job_id": int, "remote_id": str, "status": str, "error": str, "synced_at": float},
+        pk="job_id",
+        not_null={"remote_id", "status"},
+    )
+
+
+def apply(conn: Any) -> list[str]:
+    """Apply every migration not yet recorded on a sqlite3 connection; the caller holds the write lock."""
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
+    if "_migrations" not in db.table_names():
+        db["_migrations"].create({"name": str, "applied_at": float}, pk="name")
+    done = {row["name"] for row in db["_migrations"].rows}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ not in done:
+            fn(db)
+            db.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", [fn.__name__, time.time()])
+            applied.append(fn.__name__)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+    return applied

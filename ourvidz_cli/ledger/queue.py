@@ -1,0 +1,222 @@
+"""The SQLite implementation of the queue seam (`ourvidz_cli.queue.JobQueue`) over the jobs table.
+
+Each state change is one short BEGIN IMMEDIATE transaction guarded by the worker that holds the job,
+so two processes on one ledger never run the same job and a worker that lost its lease cannot
+overwrite the work of the one that took over.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ourvidz_cli.errors import UsageError
+from ourvidz_cli.ledger.db import Database
+from ourvidz_cli.ledger.jobs import JobStore, decode_job, job_row
+from ourvidz_cli.queue import CANCELED, COMPLETED, FAILED, QUEUED, RUNNING, ClaimOrder, Job, Worker, process_alive
+
+if TYPE_CHECKING:
+    from ourvidz_cli.catalog.resolve import JobSpec
+
+_PICK_FIFO = "SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1"
+
+
+def _pick_smart(resident: int) -> str:
+    marks = ", ".join("?" for _ in range(resident))
+    return f"""
+        SELECT id FROM jobs WHERE status = 'queued'
+        ORDER BY created_at < ? DESC, CASE WHEN created_at < ? THEN created_at END,
+            priority,
+            (model_key NOT IN ({marks}))
+              + (enhancer_key IS NOT NULL AND enhancer_key NOT IN ({marks})
+                 AND NOT EXISTS (SELECT 1 FROM enhancements e WHERE e.key = jobs.enhance_key)),
+            created_at, id
+        LIMIT 1"""
+
+
+class SqliteJobQueue:
+    def __init__(self, db: Database, jobs: JobStore) -> None:
+        self.db, self.jobs = db, jobs
+
+    def clone(self) -> SqliteJobQueue:
+        db = Database(self.db.path)
+        return SqliteJobQueue(db, JobStore(db))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- adding --------------------------------------------------------------------------------
+
+    def add(self, specs: Sequence[JobSpec]) -> list[int]:
+        with self.db.write() as conn:
+            return [self.db.insert(conn, "jobs", job_row(spec, QUEUED, {})) for spec in specs]
+
+    def add_running(self, spec: JobSpec, worker: Worker, lease_s: float) -> Job:
+        now = time.time()
+        held = {"attempts": 1, "started_at": now, "worker": worker.id, "worker_host": worker.host,
+                "worker_pid": worker.pid, "lease_expires_at": now + lease_s}
+        with self.db.write() as conn:
+            job_id = self.db.insert(conn, "jobs", job_row(spec, RUNNING, held))
+        return self.jobs.get(job_id)
+
+    # -- the worker's side ----------------------------------------------------------------------
+
+    def claim(self, worker: Worker, lease_s: float, order: ClaimOrder | None = None) -> Job | None:
+        order = order or ClaimOrder()
+        now = time.time()
+        if order.order == "fifo":
+            pick, args = _PICK_FIFO, []
+        else:
+            starve = now - order.max_wait_s if order.max_wait_s is not None else -1.0
+            pick, args = _pick_smart(len(order.resident)), [starve, starve, *order.resident, *order.resident]
+        with self.db.write() as conn:
+            row = conn.execute(
+                f"""
+                UPDATE jobs SET status = 'running', worker = ?, worker_host = ?, worker_pid = ?,
+                    lease_expires_at = ?, started_at = ?, attempts = attempts + 1, error = NULL
+                WHERE id = ({pick})
+                RETURNING *
+                """,
+                [worker.id, worker.host, worker.pid, now + lease_s, now, *args],
+            ).fetchone()
+        return decode_job(row)
+
+    def pending_enhancements(self) -> list[Job]:
+        rows = self.db.conn.execute(
+            "SELECT * FROM jobs WHERE status = 'queued' AND enhancer_key IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM enhancements e WHERE e.key = jobs.enhance_key) ORDER BY priority, created_at, id"
+        )
+        return [decode_job(r) for r in rows]  # type: ignore[misc]
+
+    def renew(self, job_id: int, worker: Worker, lease_s: float) -> bool | None:
+        with self.db.write() as conn:
+            row = conn.execute(
+                "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND worker = ? AND status = 'running' "
+                "RETURNING cancel_requested",
+                [time.time() + lease_s, job_id, worker.id],
+            ).fetchone()
+        return None if row is None else bool(row[0])
+
+    def cancel_requested(self, job_id: int) -> bool:
+        row = self.db.conn.execute("SELECT cancel_requested FROM jobs WHERE id = ?", [job_id]).fetchone()
+        return bool(row and row[0])
+
+    def _update_held(self, job_id: int, worker: Worker, sets: dict[str, Any]) -> bool:
+        assignments = ", ".join(f"{k} = ?" for k in sets)
+        with self.db.write() as conn:
+            cur = conn.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = ? AND worker = ? AND status = 'running'",
+                [*sets.values(), job_id, worker.id],
+            )
+        return cur.rowcount == 1
+
+    def record(self, job_id: int, worker: Worker, **facts: Any) -> bool:
+        return self._update_held(job_id, worker, facts)
+
+    def complete(self, job_id: int, worker: Worker, assets: Sequence[dict[str, Any]], **facts: Any) -> bool:
+        now = time.time()
+        with self.db.write() as conn:
+            row = conn.execute(
+                "SELECT started_at FROM jobs WHERE id = ? AND worker = ? AND status = 'running'", [job_id, worker.id]
+            ).fetchone()
+            if row is None:
+                return False
+            sets = {"status": COMPLETED, "finished_at": now, "duration_s": now - row[0], "lease_expires_at": None,
+                    "error": None, **facts}
+            assignments = ", ".join(f"{k} = ?" for k in sets)
+            conn.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", [*sets.values(), job_id])
+            conn.execute("DELETE FROM assets WHERE job_id = ?", [job_id])
+            for asset in assets:
+                self.db.insert(conn, "assets", {"job_id": job_id, "created_at": now, **asset})
+        return True
+
+    def _finish(self, job_id: int, worker: Worker, status: str, error: str | None) -> bool:
+        now = time.time()
+        with self.db.write() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET status = ?, error = ?, finished_at = ?, duration_s = ? - started_at, "
+                "lease_expires_at = NULL WHERE id = ? AND worker = ? AND status = 'running'",
+                [status, error, now, now, job_id, worker.id],
+            )
+        return cur.rowcount == 1
+
+    def fail(self, job_id: int, worker: Worker, error: str) -> bool:
+        return self._finish(job_id, worker, FAILED, error)
+
+    def finish_canceled(self, job_id: int, worker: Worker) -> bool:
+        return self._finish(job_id, worker, CANCELED, "canceled while running")
+
+    def release(self, job_id: int, worker: Worker, reason: str) -> bool:
+        with self.db.write() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET status = 'queued', worker = NULL, worker_host = NULL, worker_pid = NULL, "
+                "lease_expires_at = NULL, started_at = NULL, attempts = max(attempts - 1, 0), error = ? "
+                "WHERE id = ? AND worker = ? AND status = 'running'",
+                [reason, job_id, worker.id],
+            )
+        return cur.rowcount == 1
+
+    def _stale(self, worker: Worker) -> list[tuple[Any, str]]:
+        now = time.time()
+        stale = []
+        for row in self.db.conn.execute(
+            "SELECT id, worker, worker_host, worker_pid, lease_expires_at, attempts, max_attempts "
+            "FROM jobs WHERE status = 'running'"
+        ).fetchall():
+            if row["worker"] == worker.id:
+                continue
+            if row["worker_host"] == worker.host and row["worker_pid"] and not process_alive(row["worker_pid"]):
+                stale.append((row, f"worker {row['worker']} died (process {row['worker_pid']} is gone)"))
+            elif row["lease_expires_at"] is not None and row["lease_expires_at"] < now:
+                stale.append((row, f"worker {row['worker']} stopped renewing its lease"))
+        return stale
+
+    def reap(self, worker: Worker) -> list[tuple[int, str]]:
+        """At once when the holder was a dead process on this host, otherwise once its lease expired."""
+        now = time.time()
+        done = []
+        stale = self._stale(worker)
+        with self.db.write() as conn:
+            for row, why in stale:
+                attempt = f"attempt {row['attempts']} of {row['max_attempts']}"
+                if row["attempts"] >= row["max_attempts"]:
+                    status, error = FAILED, f"{why} during {attempt}; giving up"
+                else:
+                    status, error = QUEUED, f"{why} during {attempt}; requeued"
+                cur = conn.execute(
+                    "UPDATE jobs SET status = ?, error = ?, worker = NULL, worker_host = NULL, worker_pid = NULL, "
+                    "lease_expires_at = NULL, finished_at = CASE WHEN ? = 'failed' THEN ? END "
+                    "WHERE id = ? AND worker = ? AND status = 'running'",
+                    [status, error, status, now, row["id"], row["worker"]],
+                )
+                if cur.rowcount:
+                    done.append((row["id"], status))
+        return done
+
+    # -- the user's side ------------------------------------------------------------------------
+
+    def cancel(self, job_id: int) -> str:
+        """Read and change the status in one transaction: a runner that claims in between cannot make
+        a 'canceled' answer false."""
+        self.jobs.get(job_id)  # an unknown id is a usage error
+        with self.db.write() as conn:
+            status = conn.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()[0]
+            if status == QUEUED:
+                conn.execute("UPDATE jobs SET status = 'canceled', finished_at = ? WHERE id = ?", [time.time(), job_id])
+                return CANCELED
+            if status == RUNNING:
+                conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", [job_id])
+                return "cancel requested"
+        raise UsageError(f"job {job_id} is already {status}; only queued or running jobs can be canceled")
+
+    def retry(self, job_id: int) -> None:
+        job = self.jobs.get(job_id)
+        if job["status"] not in (FAILED, CANCELED):
+            raise UsageError(f"job {job_id} is {job['status']}; only failed or canceled jobs can be retried")
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = 'queued', attempts = 0, error = NULL, cancel_requested = 0, "
+                "started_at = NULL, finished_at = NULL, duration_s = NULL WHERE id = ?",
+                [job_id],
+            )

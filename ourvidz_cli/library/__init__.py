@@ -1,0 +1,1 @@
+"""The library: writing outputs with their metadata, and finding, exporting, showing and checking them."""

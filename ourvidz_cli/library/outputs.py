@@ -1,0 +1,143 @@
+"""Writing a job's outputs into bucket folders, with the metadata each format carries.
+
+Every file is written to a temp file in the same folder, fsynced, then renamed: a crash at any point
+leaves either the finished file or none where it belongs, never half a file. `write_assets` owns the
+file names, the A1111 `parameters` chunk, the JSON chunk and the MP4 tags, and returns the asset rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ourvidz_cli import __version__
+from ourvidz_cli.library import a1111
+from ourvidz_cli.paths import outputs_dir
+
+if TYPE_CHECKING:
+    from ourvidz_cli.catalog.job import JobConfig
+
+TEMP_PREFIX = ".partial-"
+
+
+def output_path(home: Path, bucket: str, job_id: int, idx: int, ext: str) -> Path:
+    return outputs_dir(home) / bucket / f"{job_id}_{idx}.{ext}"
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The temp name keeps the extension: ffmpeg picks the container from it.
+    tmp = path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{path.name}")
+    try:
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_partials(folder: Path) -> int:
+    """Delete temp files a killed process left behind."""
+    removed = 0
+    if folder.is_dir():
+        for stale in folder.rglob(f"{TEMP_PREFIX}*"):
+            stale.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def write_png(path: Path, image: Any, text: dict[str, str]) -> None:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in text.items():
+        info.add_itxt(key, value)
+    with _atomic(path) as tmp:
+        image.save(tmp, format="PNG", pnginfo=info)
+
+
+def write_mp4(path: Path, frames: Any, fps: int, metadata: dict[str, str]) -> None:
+    """H.264, yuv420p (what every player and browser plays), frames as uint8 (F, H, W, 3)."""
+    import imageio_ffmpeg
+
+    count, height, width = frames.shape[0], frames.shape[1], frames.shape[2]
+    params = ["-preset", "veryfast", "-crf", "18", "-movflags", "+faststart"]
+    for key, value in metadata.items():
+        params += ["-metadata", f"{key}={value}"]
+    with _atomic(path) as tmp:
+        writer = imageio_ffmpeg.write_frames(
+            str(tmp),
+            (width, height),
+            fps=fps,
+            codec="libx264",
+            pix_fmt_out="yuv420p",
+            quality=None,
+            macro_block_size=2,
+            output_params=params,
+            ffmpeg_log_level="error",
+        )
+        writer.send(None)
+        for i in range(count):
+            writer.send(frames[i].tobytes())
+        writer.close()
+
+
+def sha256_and_size(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _png_text(job: dict[str, Any], prompt: str, sampler: str, idx: int) -> dict[str, str]:
+    import json
+
+    config: JobConfig = job["config"]
+    record = {"job_id": job["id"], "uuid": job["uuid"], "type": job["type"], "prompt": job["prompt"],
+              "enhanced_prompt": prompt if prompt != job["prompt"] else None, "negative_prompt": config.negative,
+              "config": config.to_dict()}
+    return {
+        "parameters": a1111.format_parameters(prompt, config.negative, {
+            "Steps": config.steps, "Sampler": a1111.sampler_name(sampler), "CFG scale": config.guidance,
+            "Seed": config.seed, "Size": f"{config.width}x{config.height}", "Model": config.model.name,
+            "Job type": job["type"], "Version": f"ourvidz {__version__}",
+        }),
+        "ourvidz": json.dumps(record | {"index": idx}, sort_keys=True),
+    }
+
+
+def write_assets(home: Path, job: dict[str, Any], prompt: str, generated: Any) -> list[dict[str, Any]]:
+    """Write every image or video of a generation result; returns one asset row per file.
+
+    `prompt` is the prompt the model was given (the enhanced one when Qwen rewrote it)."""
+    config: JobConfig = job["config"]
+    items = generated.videos if config.is_video else generated.images
+    assets = []
+    for idx, item in enumerate(items):
+        path = output_path(home, config.bucket, job["id"], idx, config.output)
+        if config.is_video:
+            write_mp4(path, item, config.fps, {
+                "title": prompt[:500], "comment": f"ourvidz job {job['id']} ({job['type']}, seed {config.seed})"})
+            frames, height, width, fps = item.shape[0], item.shape[1], item.shape[2], config.fps
+        else:
+            write_png(path, item, _png_text(job, prompt, generated.sampler, idx))
+            width, height, frames, fps = item.width, item.height, 1, None
+        digest, size = sha256_and_size(path)
+        assets.append({"idx": idx, "bucket": config.bucket, "path": str(path.relative_to(home)),
+                       "kind": "video" if config.is_video else "image", "mime": config.mime, "bytes": size,
+                       "sha256": digest, "width": width, "height": height, "frames": frames, "fps": fps})
+    return assets

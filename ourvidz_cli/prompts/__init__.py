@@ -1,0 +1,1 @@
+"""Prompts: Qwen enhancement (cache, cleaning, token budgets) and storyboards."""

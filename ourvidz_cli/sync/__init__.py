@@ -1,0 +1,1 @@
+"""Supabase: the thin httpx client and the syncer that pushes finished jobs."""
