@@ -102,6 +102,9 @@ def _shape(jt: JobType, model: Model, over: dict[str, Any]) -> tuple[int, int, i
         if jt.frames is None:
             raise UsageError(f"--frames does not apply to {jt.name}: model '{model.name}' makes still images")
         frames = _bounded_int("frames", over["frames"])
+        if jt.output == "png" and frames != 1:
+            raise UsageError(f"--frames {frames} does not apply to {jt.name}, which writes one still image per "
+                             "output; use a video job type (e.g. video_fast) for clips")
     check_shape(f"{jt.name}", model, width, height, frames, jt.output, UsageError)
     return width, height, frames
 

@@ -70,8 +70,10 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except OurvidzError as exc:
-        if State.debug:
-            raise
+        if State.debug:  # the traceback, and still the exit code scripts branch on
+            import traceback
+
+            traceback.print_exc()
         print(f"error: {exc}", file=sys.stderr)
         code = exc.exit_code
     except KeyboardInterrupt:

@@ -40,6 +40,10 @@ class RunFlags:
             parse_bytes(self.vram_budget)
         if self.order not in ("smart", "fifo"):
             raise UsageError(f"--order '{self.order}' is not smart or fifo")
+        if self.device is not None:
+            from ourvidz_cli.engine.device_names import check_device_name
+
+            check_device_name(self.device)
 
 
 def make_runner(app: App, flags: RunFlags) -> Any:
@@ -59,7 +63,7 @@ def make_runner(app: App, flags: RunFlags) -> Any:
 
 def run_now(app: App, spec: JobSpec, flags: RunFlags, as_json: bool, extra: dict[str, Any] | None = None) -> None:
     """Run one job in this process and print its outputs (or one JSON object); exit 1 if it failed."""
-    runner = make_runner(app, flags)
+    runner = make_runner(app, flags)  # checks the flags before the job is written
     with sigterm_as_interrupt():
         outcome = runner.generate_now(spec)
     if as_json:

@@ -6,6 +6,7 @@ import os
 
 import torch
 
+from ourvidz_cli.engine.device_names import check_device_name
 from ourvidz_cli.errors import UsageError
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -13,7 +14,7 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 
 def pick_device(preference: str | None = None) -> str:
     """CUDA, then MPS, then CPU, unless --device / OURVIDZ_DEVICE says otherwise."""
-    wanted = (preference or os.environ.get("OURVIDZ_DEVICE") or "auto").lower()
+    wanted = check_device_name(preference or os.environ.get("OURVIDZ_DEVICE") or "auto")
     if wanted == "auto":
         if torch.cuda.is_available():
             return "cuda"
@@ -22,8 +23,6 @@ def pick_device(preference: str | None = None) -> str:
         return "cpu"
     if wanted.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(f"device '{wanted}' was asked for but this torch build sees no CUDA GPU; use --device cpu")
-    if wanted not in ("cpu", "mps") and not wanted.startswith("cuda"):
-        raise UsageError(f"device '{wanted}' is not one of auto, cuda, cuda:N, mps, cpu")
     return wanted
 
 

@@ -176,7 +176,10 @@ class Runner:
         timings["generate_s"] = time.perf_counter() - t0
         beat.check()
         self.reporter.phase("writing outputs")
-        return outputs.write_assets(self.home, job, prompt, result)
+        assets = outputs.write_assets(self.home, job, prompt, result)
+        if not assets:
+            raise OurvidzError(f"the model returned no {'video' if config.is_video else 'image'}; nothing was written")
+        return assets
 
     def _generate_or_fall_back(self, job_id: int, config: JobConfig, pipe: Any, request: Any, on_step: Any) -> Any:
         """Generate; out of memory once, free it, switch the pipeline to offload and tiling, and retry."""
@@ -234,7 +237,7 @@ class Runner:
             ) from None
 
     def run_queue(self, max_jobs: int | None = None, watch: bool = False, poll_s: float = 2.0) -> list[Outcome]:
-        outputs.remove_partials(outputs_dir(self.home))
+        outputs.remove_partials(outputs_dir(self.home), older_than_s=self.lease_s)
         results: list[Outcome] = []
         try:
             while max_jobs is None or len(results) < max_jobs:

@@ -47,13 +47,30 @@ def _atomic(path: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def remove_partials(folder: Path) -> int:
-    """Delete temp files a killed process left behind."""
+def _writer_gone(path: Path, older_than_s: float) -> bool:
+    """A temp file's writer is gone when its pid (in the name) is dead here, or the file has not been
+    touched for longer than a lease: another runner on the same home may be writing it right now."""
+    import time
+
+    from ourvidz_cli.queue import process_alive
+
+    pid = path.name[len(TEMP_PREFIX):].split("-", 1)[0]
+    if pid.isdigit() and not process_alive(int(pid)):
+        return True
+    try:
+        return time.time() - path.stat().st_mtime > older_than_s
+    except FileNotFoundError:
+        return False
+
+
+def remove_partials(folder: Path, older_than_s: float) -> int:
+    """Delete temp files that killed processes left behind, never those of a live writer."""
     removed = 0
     if folder.is_dir():
         for stale in folder.rglob(f"{TEMP_PREFIX}*"):
-            stale.unlink(missing_ok=True)
-            removed += 1
+            if _writer_gone(stale, older_than_s):
+                stale.unlink(missing_ok=True)
+                removed += 1
     return removed
 
 
