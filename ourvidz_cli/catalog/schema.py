@@ -128,7 +128,9 @@ class Catalog:
         tokenizer = None
         if p.token_limit and p.tokenizer_model:
             model = self.models[p.tokenizer_model]
-            tokenizer = TokenizerRef(model.name, model.source, p.tokenizer_subfolder)
+            # A single-file checkpoint keeps its tokenizers in the diffusers config it names.
+            source = model.config if model.single_file and model.config else model.source
+            tokenizer = TokenizerRef(model.name, source, p.tokenizer_subfolder)
         return EnhanceSpec(target=target, system=p.system, token_limit=p.token_limit, tokenizer=tokenizer,
                            max_new_tokens=p.max_new_tokens or self.models[enhancer].max_new_tokens)
 

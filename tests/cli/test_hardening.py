@@ -77,3 +77,20 @@ def test_huge_ids_and_debug_keep_exit_code_2(home: Path, cli: Callable[..., Resu
         assert r.code == 2 and "unexpected" not in r.err, (args, r.err)
     debug = cli("--debug", "jobs", "show", "12345678901234567890")
     assert debug.code == 2 and "no job" in debug.err
+
+
+def test_single_file_sdxl_enhances_with_its_config_tokenizer(home: Path, cli: Callable[..., Result],
+                                                              smoke_root: Path, tmp_path: Path) -> None:
+    from tests.support.ldm_checkpoint import write_single_file
+
+    ckpt = write_single_file(smoke_root / "models" / "sdxl", tmp_path / "tiny-sdxl.safetensors")
+    catalog = tmp_path / "single.toml"
+    catalog.write_text(f'base = "default"\nenhancer = "qwen"\n[models.sdxl]\npath = "{ckpt}"\n'
+                       f'config = "{smoke_root}/models/sdxl"\nrepo = false\ndtype = "float32"\nvae = false\n'
+                       f'[models.qwen]\npath = "{smoke_root}/models/qwen"\nrepo = false\ndtype = "float32"\n'
+                       'max_new_tokens = 8\n[models.wan]\n'
+                       f'path = "{smoke_root}/models/wan"\nrepo = false\ndtype = "float32"\nloras = []\n'
+                       '[job_types.sdxl_image_fast]\nsize = "64x64"\n')
+    r = cli("--config", str(catalog), "generate", "sdxl_image_fast", "a fox", "--enhance", "--steps", "1",
+            "--count", "1", "--json")
+    assert r.code == 0, r.err
