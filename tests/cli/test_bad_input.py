@@ -68,8 +68,7 @@ def test_model_path_that_does_not_exist(cli, home: Path, tmp_path: Path) -> None
     assert jobs(home) == []
 
 
-def test_debug_lets_the_exception_through(cli, home: Path, tmp_path: Path) -> None:
-    from ourvidz_cli.errors import CatalogError
-
-    with pytest.raises(CatalogError):
-        cli("--debug", "--config", str(tmp_path / "nope.toml"), "job-types")
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(cli, home: Path, tmp_path: Path) -> None:
+    res = cli("--debug", "--config", str(tmp_path / "nope.toml"), "job-types")
+    assert res.code == 2  # a usage error stays exit 2 under --debug (issue 11, item 15)
+    assert "Traceback" in res.err and "CatalogError" in res.err and "does not exist" in res.err
