@@ -109,8 +109,7 @@ def queue_run(
     """Run queued jobs until the queue is empty: fast before high, preferring loaded models."""
     flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync, order=order,
                      max_wait_s=max_wait)
-    flags.check()
-    runner = make_runner(workspace(), flags)
+    runner = make_runner(workspace(), flags)  # checks the flags before any job is claimed
     started = time.perf_counter()
     with sigterm_as_interrupt():
         results = runner.run_queue(max_jobs=max_jobs, watch=watch, poll_s=poll)

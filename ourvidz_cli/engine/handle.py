@@ -31,10 +31,6 @@ class EngineHandle:
             self._loads0, self._evictions0 = self._engine.loads, self._engine.evictions
         return self._engine
 
-    @property
-    def started(self) -> bool:
-        return self._engine is not None
-
     def get(self, model: ModelRef) -> tuple[Any, float]:
         """The loaded model and the seconds its load took now (0 when it was warm)."""
         loaded: tuple[Any, float] = self.engine.get(model)

@@ -85,7 +85,3 @@ class AssetStore:
         with self.db.write() as conn:
             conn.execute("DELETE FROM sync_assets WHERE asset_id = ?", [asset_id])
             conn.execute("DELETE FROM assets WHERE id = ?", [asset_id])
-
-    def files(self) -> list[tuple[str, int]]:
-        """(path, bytes) of every asset, for checking the files are still there."""
-        return [(r[0], r[1]) for r in self.db.conn.execute("SELECT path, bytes FROM assets")]
