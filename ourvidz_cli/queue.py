@@ -64,11 +64,14 @@ class Worker:
 
 @dataclass(frozen=True)
 class ClaimOrder:
-    """How to pick the next job. smart: a job queued longer than `max_wait_s` first (no starvation),
-    then priority, then jobs whose models are resident, then age. fifo: arrival order only."""
+    """How to pick the next job. smart: a job kept waiting behind other work longer than `max_wait_s`
+    first (no starvation), then priority, then jobs whose models are resident, then age. fifo: arrival
+    order only. A job's wait starts when it was queued, when its model last ran, or at `since` (when
+    the claimer began), whichever is latest."""
 
     resident: tuple[str, ...] = ()  # model sources loaded now
     max_wait_s: float | None = None
+    since: float | None = None  # when the claiming run started
     order: str = "smart"
 
 

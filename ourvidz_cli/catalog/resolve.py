@@ -27,6 +27,9 @@ class JobSpec:
     max_attempts: int
     config: JobConfig
     rerun_of: int | None = None
+    # A rerun reuses the answer Qwen gave the original job, so the same prompt reaches the model even
+    # when the cache lacks it (a moved home, a cleared cache, other Qwen weights).
+    enhanced_prompt: str | None = None
 
     @property
     def negative(self) -> str:
@@ -92,7 +95,8 @@ def respec(job: dict[str, Any], seed: Any = None) -> JobSpec:
     if seed is not None:
         config = config.with_seed(parse_seed(seed))
     return JobSpec(job_type=job["type"], prompt=job["prompt"], priority=job["priority"],
-                   max_attempts=job["max_attempts"], config=config, rerun_of=job["id"])
+                   max_attempts=job["max_attempts"], config=config, rerun_of=job["id"],
+                   enhanced_prompt=job.get("enhanced_prompt") if config.enhancer is not None else None)
 
 
 def _shape(jt: JobType, model: Model, over: dict[str, Any]) -> tuple[int, int, int | None]:

@@ -100,15 +100,20 @@ def queue_run(
         "--order", help="smart: priority, then jobs whose models are loaded, then age; fifo: arrival order.")
     ] = "smart",
     max_wait: Annotated[float, typer.Option(
-        "--max-wait", min=0, help="Seconds after which a queued job runs next regardless (no starvation).")
+        "--max-wait", min=0, help="Seconds a job may wait behind other models' work (from its queueing, its "
+        "model's last run or this run's start, whichever is latest) before it runs next regardless.")
     ] = 1800.0,
+    enhance_batch: Annotated[int, typer.Option(
+        "--enhance-batch", min=0, help="While Qwen is loaded, enhance at most N other queued prompts (and for at "
+        "most 2 minutes), so the first outputs do not wait for a whole backlog; 0 turns batching off.")
+    ] = 32,
     compile_: CompileOpt = False,
     sync: SyncOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run queued jobs until the queue is empty: fast before high, preferring loaded models."""
     flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync, order=order,
-                     max_wait_s=max_wait)
+                     max_wait_s=max_wait, enhance_batch=enhance_batch)
     runner = make_runner(workspace(), flags)  # checks the flags before any job is claimed
     started = time.perf_counter()
     with sigterm_as_interrupt():

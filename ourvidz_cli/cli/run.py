@@ -31,6 +31,7 @@ class RunFlags:
     sync: bool = False
     order: str = "smart"
     max_wait_s: float = 1800.0
+    enhance_batch: int = 32
 
     def check(self) -> None:
         """Bad values are usage errors before any job is claimed or written."""
@@ -54,7 +55,7 @@ def make_runner(app: App, flags: RunFlags) -> Any:
     flags.check()
     reporter = ConsoleReporter()
     options = RunOptions(device=flags.device, vram_budget=flags.vram_budget, order=flags.order,
-                         max_wait_s=flags.max_wait_s, compile=flags.compile)
+                         max_wait_s=flags.max_wait_s, compile=flags.compile, enhance_batch=flags.enhance_batch)
     runner = Runner(app.ledger.queue, app.home, Worker(), app.ledger.enhancements, reporter, options,
                     app.engine(flags.device, flags.vram_budget, flags.compile, on_start=reporter.phase))
     runner.after_job = sync_hook(app) if flags.sync else None

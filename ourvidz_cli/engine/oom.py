@@ -1,7 +1,8 @@
 """Out-of-memory handling: recognising it, and the switch that lets a test force it.
 
 OURVIDZ_FAULT_OOM=N makes the next N generation attempts in this process raise torch's
-OutOfMemoryError before they start, exactly as a CUDA allocation failure would surface.
+OutOfMemoryError at their first denoising step, from inside the pipeline's call, as a CUDA
+allocation failure would surface there (with the pipeline's tensors alive on the way out).
 """
 
 from __future__ import annotations

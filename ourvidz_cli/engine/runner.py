@@ -39,8 +39,12 @@ class RunOptions:
     device: str | None = None
     vram_budget: str | None = None  # "20GB"; default: the device's memory minus headroom
     order: str = "smart"  # or "fifo"
-    max_wait_s: float = 1800.0  # a job queued longer than this runs next, whatever else is waiting
+    max_wait_s: float = 1800.0  # a job kept waiting behind other work this long runs next
     compile: bool = False
+    # Qwen's batch while it is loaded: bounded, or the first output of a big backlog waits for every
+    # answer (about 15 s each at the seed's figures). The rest are enhanced when Qwen next loads.
+    enhance_batch: int = 32
+    enhance_batch_s: float = 120.0
 
 
 class Runner:
@@ -75,19 +79,14 @@ class Runner:
         self.reporter.job_started(job)
         self._log(job_id, f"attempt {job['attempts']} by {self.worker.id}: {job['type']} "
                           f"{json.dumps(config.to_dict())}")
-        beat = Heartbeat(self.queue, job_id, self.worker, self.lease_s)
+        beat = Heartbeat(self.queue, job_id, self.worker, self.lease_s, on_problem=lambda t: self._warn(job_id, t))
         beat.start()
         started = time.perf_counter()
         outcome = Outcome(job_id, job["type"], FAILED, smoke=config.smoke)
         try:
             self._generate(job, beat, outcome)
         except JobStopped as stop:
-            if stop.canceled:
-                self.queue.finish_canceled(job_id, self.worker)
-                outcome.status, outcome.error = CANCELED, "canceled while running"
-            else:
-                outcome.status, outcome.error = QUEUED, "lease lost to another worker; it will finish the job"
-            self._log(job_id, outcome.error)
+            self._stopped(job_id, stop, outcome)
         except KeyboardInterrupt:
             self.queue.release(job_id, self.worker, "interrupted (Ctrl-C or SIGTERM); back in the queue")
             self._log(job_id, "interrupted; released back to the queue")
@@ -102,6 +101,29 @@ class Runner:
             outcome.duration_s = time.perf_counter() - started
         self.reporter.job_finished(outcome)
         return outcome
+
+    def _warn(self, job_id: int, text: str) -> None:
+        self.reporter.phase(f"job {job_id}: {text}")
+        try:
+            self._log(job_id, text)
+        except OSError:  # the disk that broke the ledger may refuse the log too; the console has it
+            pass
+
+    def _stopped(self, job_id: int, stop: JobStopped, outcome: Outcome) -> None:
+        if stop.canceled:
+            self.queue.finish_canceled(job_id, self.worker)
+            outcome.status, outcome.error = CANCELED, "canceled while running"
+        else:
+            error = f"stopped: {stop.reason or 'lease lost'}"
+            try:
+                failed_here = self.queue.fail(job_id, self.worker, error)
+            except Exception:  # noqa: BLE001  the ledger still refuses: the lease expiry hands the job on
+                failed_here = False
+            if failed_here:
+                outcome.status, outcome.error = FAILED, error
+            else:
+                outcome.status, outcome.error = QUEUED, f"{error}; another worker holds it now and will finish it"
+        self._warn(job_id, outcome.error)
 
     def _generate(self, job: Job, beat: Heartbeat, outcome: Outcome) -> None:
         from ourvidz_cli.engine.memory import PeakMemory
@@ -147,15 +169,26 @@ class Runner:
             self._log(job_id, f"enhancer's raw answer: {result.raw!r}")
         return result.output, result.load_s
 
+    def _prompt(self, job: Job, beat: Heartbeat, timings: dict[str, float], outcome: Outcome) -> tuple[str, float]:
+        """The prompt to generate with (enhanced when the job asks for it), and seconds spent loading Qwen."""
+        config = job["config"]
+        if config.enhancer is None or config.enhance is None:
+            return job["prompt"], 0.0
+        if job.get("enhanced_prompt"):  # a rerun, or an attempt after one that already asked Qwen
+            origin = f"job {job['rerun_of']}" if job.get("rerun_of") else "an earlier attempt"
+            self._log(job["id"], f"enhanced prompt kept from {origin}: {job['enhanced_prompt']!r}")
+            outcome.enhanced_prompt = job["enhanced_prompt"]
+            return job["enhanced_prompt"], 0.0
+        prompt, load_s = self._enhance(job, beat, timings)
+        outcome.enhanced_prompt = prompt
+        return prompt, load_s
+
     def _stages(self, job: Job, beat: Heartbeat, outcome: Outcome, timings: dict[str, float]) -> list[dict[str, Any]]:
         """Enhance, load, generate, write; each stage's seconds go into `timings` as it ends."""
         from ourvidz_cli.engine.families.request import GenRequest
 
         job_id, config = job["id"], job["config"]
-        prompt, load_s = job["prompt"], 0.0
-        if config.enhancer is not None and config.enhance is not None:
-            prompt, load_s = self._enhance(job, beat, timings)
-            outcome.enhanced_prompt = prompt
+        prompt, load_s = self._prompt(job, beat, timings, outcome)
         model = config.model
         self.reporter.phase(f"loading {model.name}")
         pipe, seconds = self.engine.get(model)
@@ -167,6 +200,8 @@ class Runner:
         beat.check()
 
         def on_step(done: int, total: int) -> None:
+            if done == 1:
+                oom.maybe_out_of_memory()  # a forced fault surfaces mid-pipeline, where a real one would
             beat.check()
             self.reporter.step(done, total)
 
@@ -187,7 +222,6 @@ class Runner:
 
         engine, family = self.engine.engine, self.engine.family(config.model.kind)
         try:
-            oom.maybe_out_of_memory()
             return family.generate(pipe, request, on_step)
         except Exception as exc:  # noqa: BLE001  only out-of-memory is handled; the rest re-raises
             if not oom.is_out_of_memory(exc):
@@ -200,7 +234,6 @@ class Runner:
         self.queue.record(job_id, self.worker, fallback=fallback)
         engine.drop(config.model)  # offload hooks stay on the pipeline: the next job loads the model afresh
         try:
-            oom.maybe_out_of_memory()
             return family.generate(pipe, request, on_step)
         except Exception as again:  # noqa: BLE001
             if oom.is_out_of_memory(again):
@@ -213,9 +246,13 @@ class Runner:
     def _batch_enhance(self, enhancer: Any, current: int, beat: Heartbeat) -> None:
         """While Qwen is loaded, enhance every queued prompt that will need it, so those jobs find their
         answer in the cache and Qwen is not loaded again after the generation models evict it."""
-        pending = [j for j in self.queue.pending_enhancements() if j["id"] != current]
+        pending = [j for j in self.queue.pending_enhancements() if j["id"] != current][:self.options.enhance_batch]
+        deadline = time.monotonic() + self.options.enhance_batch_s
         for n, job in enumerate(pending, 1):
             beat.check()
+            if time.monotonic() > deadline:
+                self._log(current, f"enhancement batch stopped after {n - 1} prompt(s): time cap reached")
+                return
             cfg = job["config"]
             self.reporter.phase(f"enhancing queued prompt {n}/{len(pending)} (job {job['id']}) while Qwen is loaded")
             enhancer.enhance(cfg.enhancer, cfg.enhance, job["prompt"])
@@ -239,11 +276,13 @@ class Runner:
     def run_queue(self, max_jobs: int | None = None, watch: bool = False, poll_s: float = 2.0) -> list[Outcome]:
         outputs.remove_partials(outputs_dir(self.home), older_than_s=self.lease_s)
         results: list[Outcome] = []
+        since = time.time()
         try:
             while max_jobs is None or len(results) < max_jobs:
                 for job_id, status in self.queue.reap(self.worker):
                     self.reporter.phase(f"job {job_id}: its worker was gone; now {status}")
-                order = ClaimOrder(tuple(self.engine.resident()), self.options.max_wait_s, self.options.order)
+                order = ClaimOrder(tuple(self.engine.resident()), self.options.max_wait_s, since,
+                                   self.options.order)
                 job = self.queue.claim(self.worker, self.lease_s, order)
                 if job is None:
                     if not watch:

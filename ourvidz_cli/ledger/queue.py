@@ -23,15 +23,22 @@ _PICK_FIFO = "SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at, i
 
 
 def _pick_smart(resident: int) -> str:
+    """A job's wait counts from the latest of: when it was queued, when this claimer began (`since`),
+    and when a job of its model last started. So a backlog queued hours ago does not all 'starve' at
+    once and fall back to FIFO; only a model left unserved behind other work for `max_wait_s` does."""
     marks = ", ".join("?" for _ in range(resident))
+    waited_from = "max(jobs.created_at, ?, coalesce(served.at, 0))"
     return f"""
-        SELECT id FROM jobs WHERE status = 'queued'
-        ORDER BY created_at < ? DESC, CASE WHEN created_at < ? THEN created_at END,
-            priority,
-            (model_key NOT IN ({marks}))
-              + (enhancer_key IS NOT NULL AND enhancer_key NOT IN ({marks})
+        WITH served AS (SELECT model_key, max(started_at) AS at FROM jobs
+                        WHERE started_at IS NOT NULL GROUP BY model_key)
+        SELECT jobs.id FROM jobs LEFT JOIN served ON served.model_key = jobs.model_key
+        WHERE jobs.status = 'queued'
+        ORDER BY {waited_from} < ? DESC, CASE WHEN {waited_from} < ? THEN {waited_from} END,
+            jobs.priority,
+            (jobs.model_key NOT IN ({marks}))
+              + (jobs.enhancer_key IS NOT NULL AND jobs.enhanced_prompt IS NULL AND jobs.enhancer_key NOT IN ({marks})
                  AND NOT EXISTS (SELECT 1 FROM enhancements e WHERE e.key = jobs.enhance_key)),
-            created_at, id
+            jobs.created_at, jobs.id
         LIMIT 1"""
 
 
@@ -69,7 +76,9 @@ class SqliteJobQueue:
             pick, args = _PICK_FIFO, []
         else:
             starve = now - order.max_wait_s if order.max_wait_s is not None else -1.0
-            pick, args = _pick_smart(len(order.resident)), [starve, starve, *order.resident, *order.resident]
+            since = order.since or 0.0
+            pick = _pick_smart(len(order.resident))
+            args = [since, starve, since, starve, since, *order.resident, *order.resident]
         with self.db.write() as conn:
             row = conn.execute(
                 f"""
@@ -84,7 +93,8 @@ class SqliteJobQueue:
 
     def pending_enhancements(self) -> list[Job]:
         rows = self.db.conn.execute(
-            "SELECT * FROM jobs WHERE status = 'queued' AND enhancer_key IS NOT NULL AND NOT EXISTS "
+            "SELECT * FROM jobs WHERE status = 'queued' AND enhancer_key IS NOT NULL AND enhanced_prompt IS NULL "
+            "AND NOT EXISTS "
             "(SELECT 1 FROM enhancements e WHERE e.key = jobs.enhance_key) ORDER BY priority, created_at, id"
         )
         return [decode_job(r) for r in rows]  # type: ignore[misc]

@@ -14,11 +14,50 @@ from ourvidz_cli.library.outputs import TEMP_PREFIX
 from ourvidz_cli.paths import outputs_dir
 
 
-def concat(clips: list[Path], dest: Path) -> None:
-    """Stream copy when every clip shares codec, size and rate (scenes of one job type do); a
-    re-encode otherwise, so a project whose scenes were re-run at another size still joins."""
+def clip_format(path: Path) -> tuple[tuple[int, int], float, str]:
+    """(width, height), frames per second and codec, as ffmpeg reads the clip's header."""
     import imageio_ffmpeg
 
+    frames = imageio_ffmpeg.read_frames(str(path))
+    try:
+        meta = next(frames)
+    except (RuntimeError, OSError, StopIteration) as exc:
+        raise OurvidzError(f"{path} is not a readable video ({' '.join(str(exc).split())[:200]})") from None
+    finally:
+        frames.close()
+    return tuple(meta["size"]), float(meta["fps"]), str(meta["codec"])  # type: ignore[return-value]
+
+
+def _reencode_args(formats: list[tuple[tuple[int, int], float, str]]) -> list[str]:
+    """One filter graph that scales (keeping the aspect, padding the rest) every clip to the first
+    clip's size and rate, then joins them: a stream copy of mixed sizes makes a broken file."""
+    (w, h), fps, _ = formats[0]
+    w, h = w - w % 2, h - h % 2  # yuv420p needs even sides
+    fit = (f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,"
+           f"setsar=1,fps={fps:g},format=yuv420p")
+    graph = ";".join(f"[{i}:v]{fit}[v{i}]" for i in range(len(formats)))
+    graph += ";" + "".join(f"[v{i}]" for i in range(len(formats))) + f"concat=n={len(formats)}:v=1:a=0[out]"
+    return ["-filter_complex", graph, "-map", "[out]", "-c:v", "libx264", "-preset", "veryfast"]
+
+
+def _ffmpeg(args: list[str], what: str) -> None:
+    import imageio_ffmpeg
+
+    proc = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *args],
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise OurvidzError(f"ffmpeg could not {what}: {last}")
+
+
+def concat(clips: list[Path], dest: Path) -> dict[str, Any]:
+    """Join clips in order. A stream copy when every clip shares size, rate and codec (scenes of one
+    job type do); a scale/pad re-encode otherwise. The result is checked (frames and size) before it
+    replaces `dest`; returns how it was joined."""
+    from ourvidz_cli.library.media import video_frames
+
+    formats = [clip_format(c) for c in clips]
+    copy = all(f == formats[0] for f in formats)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f"{TEMP_PREFIX}{os.getpid()}-{dest.name}")
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
@@ -26,20 +65,31 @@ def concat(clips: list[Path], dest: Path) -> None:
             # The concat list quotes paths in single quotes; a quote inside is written '\''.
             listing.write("file '" + str(clip.resolve()).replace("'", "'\\''") + "'\n")
     try:
-        for codec in (["-c", "copy"], ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast"]):
-            proc = subprocess.run(
-                [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i",
-                 listing.name, *codec, "-movflags", "+faststart", str(tmp)],
-                capture_output=True, text=True, timeout=600,
-            )
-            if proc.returncode == 0:
-                os.replace(tmp, dest)
-                return
-        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise OurvidzError(f"ffmpeg could not join {len(clips)} clips into {dest}: {last}")
+        if copy:
+            _ffmpeg(["-f", "concat", "-safe", "0", "-i", listing.name, "-c", "copy", "-movflags", "+faststart",
+                     str(tmp)], f"join {len(clips)} clips into {dest}")
+        else:
+            inputs = [a for c in clips for a in ("-i", str(c))]
+            _ffmpeg([*inputs, *_reencode_args(formats), "-movflags", "+faststart", str(tmp)],
+                    f"re-encode {len(clips)} clips of different sizes into {dest}")
+        expected = sum(video_frames(c) for c in clips) if all(f[1] == formats[0][1] for f in formats) else None
+        _verify(tmp, dest, formats[0][0] if copy else (formats[0][0][0] // 2 * 2, formats[0][0][1] // 2 * 2),
+                expected)
+        os.replace(tmp, dest)
     finally:
         Path(listing.name).unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
+    return {"joined_by": "stream copy" if copy else "re-encode", "size": list(clip_format(dest)[0])}
+
+
+def _verify(joined: Path, dest: Path, size: tuple[int, int], frames: int | None) -> None:
+    from ourvidz_cli.library.media import video_frames
+
+    got_size, got_frames = clip_format(joined)[0], video_frames(joined)
+    if got_size != size or (frames is not None and got_frames != frames):
+        raise OurvidzError(f"the joined video for {dest} came out wrong ({got_frames} frames at "
+                           f"{got_size[0]}x{got_size[1]}, expected {frames or 'about the clips'} at "
+                           f"{size[0]}x{size[1]}); nothing was written")
 
 
 def render_project(ledger: Ledger, home: Path, name: str, out: Path | None = None) -> dict[str, Any]:
@@ -61,7 +111,7 @@ def render_project(ledger: Ledger, home: Path, name: str, out: Path | None = Non
         raise OurvidzError(f"project '{name}' is not finished: {', '.join(waiting[:5])}"
                            f"{' …' if len(waiting) > 5 else ''}; run 'ourvidz queue run' first")
     dest = out or outputs_dir(home) / "videos" / f"{name}.mp4"
-    concat(clips, dest)
+    joined = concat(clips, dest)
     ledger.projects.set_render(project["id"], str(dest))
     return {"project": name, "path": str(dest), "scenes": len(clips), "frames": video_frames(dest),
-            "scene_frames": [video_frames(c) for c in clips]}
+            "scene_frames": [video_frames(c) for c in clips], **joined}

@@ -42,8 +42,9 @@ def test_every_job_type_generates_into_its_bucket(cli, home: Path, job_type: str
                 assert json.loads(im.text["ourvidz"])["job_id"] == job["id"]
         else:
             assert imageio_ffmpeg.count_frames_and_secs(str(p))[0] == frames == asset["frames"]
-    if enhanced:
-        assert job["enhanced_prompt"] and job["enhance_s"] is not None
+    if enhanced:  # Qwen really answered: not the fallback that keeps the original prompt
+        assert job["enhanced_prompt"] not in (None, "a lighthouse at dawn") and job["enhance_s"] is not None
+        assert "kept the original prompt" not in (job["enhance_note"] or "")
     else:
         assert job["enhanced_prompt"] is None
     assert not list((home / "outputs").rglob(".partial-*"))

@@ -12,12 +12,13 @@ PROBE = """
 import sys
 sys.argv = ["ourvidz", *sys.argv[1:]]
 from ourvidz_cli.cli.main import main
+code = 0
 try:
     main()
-except SystemExit:
-    pass
+except SystemExit as exc:
+    code = exc.code or 0
 heavy = [m for m in ("torch", "diffusers", "transformers") if m in sys.modules]
-print("HEAVY:" + ",".join(heavy), file=sys.stderr)
+print(f"EXIT:{code} HEAVY:" + ",".join(heavy), file=sys.stderr)
 """
 
 
@@ -28,4 +29,4 @@ def test_light_commands_import_no_model_libraries(cli, home: Path, args: list[st
     cli("--smoke", "queue", "add", "image_fast", "make the ledger and smoke models exist")
     proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60,
                           env={"OURVIDZ_HOME": str(home), "PATH": "/usr/bin:/bin"})
-    assert proc.stderr.strip().endswith("HEAVY:"), proc.stderr
+    assert proc.stderr.strip().endswith("EXIT:0 HEAVY:"), proc.stderr  # it answered, and without them

@@ -150,6 +150,17 @@ def test_mixed_queue_loads_each_model_once_and_batches_qwen(home: Path, cli: Cal
     assert len(enhanced) == 12 and sum(j["enhance_cached"] for j in enhanced) == 11
 
 
+def test_qwen_batch_is_capped_so_the_first_output_does_not_wait_for_the_whole_backlog(
+        home: Path, cli: Callable[..., Result]) -> None:
+    for i in range(5):
+        assert cli("--smoke", "queue", "add", "image7b_fast_enhanced", f"harbor {i}", "--steps", "1").code == 0
+    first = run_queue(home, "--max-jobs", "1", "--enhance-batch", "2")
+    assert first["completed"] == 1 and first["batched_enhancements"] == 2  # not all 4 others
+    rest = run_queue(home)
+    assert rest["completed"] == 4 and rest["batched_enhancements"] == 1  # 2 cached, 1 asks, 1 batched
+    assert sum(j["enhance_cached"] for j in jobs(home)) == 3
+
+
 def test_one_model_budget_smart_order_beats_fifo(home: Path, cli: Callable[..., Result],
                                                  tmp_path: Path) -> None:
     lines = [json.dumps({"type": TYPES[i % 10], "prompt": f"shot {i}", "steps": 1, "seed": i,
@@ -170,19 +181,37 @@ def test_one_model_budget_smart_order_beats_fifo(home: Path, cli: Callable[..., 
     assert fifo["model_loads"] >= 2 * smart["model_loads"], (fifo["model_loads"], smart["model_loads"])
 
 
-def test_out_of_memory_falls_back_once(home: Path, cli: Callable[..., Result]) -> None:
-    cli("--smoke", "queue", "add", "video_fast", "rescued")
-    ok = run_queue(home, env={"OURVIDZ_FAULT_OOM": "1"})
-    assert ok["completed"] == 1
-    (job,) = jobs(home)
-    assert job["fallback"].startswith("out of memory; retried with") and "tiling" in job["fallback"]
-    assert "out of memory" in cli("jobs", "log", str(job["id"])).out
+def _frames(path: Path) -> np.ndarray:
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    return np.stack([np.frombuffer(f, np.uint8) for f in reader]).reshape(-1, *meta["size"][::-1], 3)
+
+
+def test_out_of_memory_mid_generation_retries_once_and_gives_the_same_video(home: Path,
+                                                                            cli: Callable[..., Result]) -> None:
+    """The fault is raised from inside the pipeline at its first step (as a CUDA allocation failure
+    is), so the retry path runs for real: memory freed, VAE tiling and slicing switched on, the whole
+    generation redone from the same seed. On the CPU there is no offload to switch on."""
+    cli("--smoke", "queue", "add", "video_fast", "a harbor", "--seed", "5")
+    cli("--smoke", "queue", "add", "video_fast", "a harbor", "--seed", "5")
+    clean = run_queue(home, "--max-jobs", "1")
+    rescued = run_queue(home, env={"OURVIDZ_FAULT_OOM": "1"})
+    assert clean["completed"] == 1 and rescued["completed"] == 1
+    first, second = jobs(home)
+    assert first["fallback"] is None
+    assert second["fallback"] == "out of memory; retried with tiling, slicing"
+    log = cli("jobs", "log", str(second["id"])).out
+    assert "out of memory; retried with tiling, slicing" in log
+    videos = [Path(cli("jobs", "show", str(j["id"]), "--json").json()["outputs"][0]["path"]) for j in (first, second)]
+    assert np.array_equal(_frames(videos[0]), _frames(videos[1]))
 
     cli("--smoke", "queue", "add", "video_fast", "hopeless")
     bad = run_queue(home, env={"OURVIDZ_FAULT_OOM": "2"})
     assert bad["failed"] == 1
     error = bad["jobs"][0]["error"]
-    assert error.startswith("out of memory on cpu even with") and "--size" in error
+    assert error.startswith("out of memory on cpu even with tiling, slicing") and "--size" in error
 
 
 @pytest.fixture(scope="module")
@@ -357,9 +386,25 @@ def test_replacement_vae(home: Path, cli: Callable[..., Result], smoke_root: Pat
 
 
 def test_compile_runs_and_is_reused_across_jobs(home: Path, cli: Callable[..., Result]) -> None:
-    """`--compile` goes through torch.compile (inductor, on the CPU here) once per process: the second
-    job finds the compiled model warm."""
+    """`--compile` goes through torch.compile (inductor, on the CPU here) once per process: the denoiser
+    the jobs ran is dynamo's compiled module, inductor really compiled graphs for it, and the second
+    job found it warm."""
+    import torch
+    from torch._dynamo.eval_frame import OptimizedModule
+    from torch._dynamo.utils import counters
+
+    from ourvidz_cli.engine.handle import EngineHandle
+
     for prompt in ("waves", "more waves"):
         cli("--smoke", "queue", "add", "video_fast", prompt, "--seed", "4")
-    summary = run_queue(home, "--compile")
+    torch._dynamo.reset()
+    graphs_before = counters["stats"]["unique_graphs"]
+    ran = cli("queue", "run", "--compile", "--json")
+    assert ran.code == 0, ran.err
+    summary = ran.json()
     assert summary["completed"] == 2 and summary["model_loads"] == 1
+    assert counters["stats"]["unique_graphs"] > graphs_before  # dynamo captured graphs and inductor built them
+    handle = EngineHandle(compile_=True)
+    pipe, load_s = handle.get(smoke_catalog(home).models["wan"].as_ref())
+    assert load_s == 0.0  # the same compiled pipeline the jobs used, still resident
+    assert isinstance(pipe.transformer, OptimizedModule) and pipe.transformer._orig_mod is not None

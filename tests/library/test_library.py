@@ -89,7 +89,12 @@ def test_assets_list_and_filters(run: Callable[..., Result]) -> None:
 
     assert len(ids("--bucket", "video_fast")) == 1
     assert len(ids("--type", "sdxl_image_fast")) == 6
-    assert len(ids("--search", "lighthouse")) == 6  # case-insensitive
+    assert len(ids("--search", "FOG_BANK")) == 6  # case-insensitive
+    enhanced_cat = [a for a in run("assets", "list", "--json", "--type", "image7b_fast_enhanced").json()]
+    assert len(enhanced_cat) == 1
+    # Search reads enhanced prompts too: the cat's Qwen answer is found by a word only it has.
+    word = next(w.strip(",") for w in enhanced_cat[0]["enhanced_prompt"].split() if w.strip(",") not in "a cat")
+    assert enhanced_cat[0]["id"] in ids("--search", word)
     assert len(ids("--search", "100% fog_")) == 6  # % and _ are literal, not LIKE wildcards
     assert len(ids("--search", "10_% fog")) == 0
     assert len(ids("--status", "completed")) == 8

@@ -80,11 +80,43 @@ class Qwen:
             eos_token_id=eos, pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
         )
         torch.manual_seed(0)
-        model = Qwen2ForCausalLM(config).eval()
+        model = Qwen2ForCausalLM(config)
+        _teach(model, tokenizer)
         # Qwen2.5-Instruct's own sampling defaults.
         model.generation_config.update(eos_token_id=eos, pad_token_id=tokenizer.pad_token_id, do_sample=True,
                                        temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.05)
         model.save_pretrained(target)
+
+
+def _teach(model: Any, tokenizer: Any, steps: int = 120) -> None:
+    """A few seconds of training on the corpus, in the chat format the enhancer sends (each of the
+    smoke catalog's enhancement system prompts, a short prompt in, the full line out), so the smoke
+    enhancer gives a real, cleanable answer instead of an empty one and the enhanced path is the one
+    tested. Seeded and single-process: the same weights on every build."""
+    import torch
+
+    from ourvidz_cli.catalog.load import load_catalog, smoke_overlay_path
+
+    prompts = load_catalog(smoke_overlay_path()).prompts
+    examples = []
+    for name, target in prompts.items():
+        if name.startswith("storyboard"):
+            continue  # storyboards want JSON; their tests cover the repair and fallback of a bad answer
+        for line in _SMOKE_CORPUS:
+            messages = [{"role": "system", "content": target.system}, {"role": "user", "content": line.split(",")[0]}]
+            asked = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            asked_ids, answer_ids = tokenizer(asked)["input_ids"], tokenizer(line + "<|im_end|>")["input_ids"]
+            examples.append((torch.tensor([asked_ids + answer_ids]),
+                             torch.tensor([[-100] * len(asked_ids) + answer_ids])))
+    torch.manual_seed(0)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        for ids, labels in examples:
+            model(input_ids=ids, labels=labels).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
 
 
 FAMILY = Qwen()
