@@ -16,9 +16,27 @@ def default_home() -> Path:
 
 
 def resolve_home(option: str | None) -> Path:
-    """--home beats OURVIDZ_HOME beats the per-user data dir."""
-    raw = option or os.environ.get("OURVIDZ_HOME")
-    return Path(raw).expanduser().resolve() if raw else default_home()
+    """--home beats OURVIDZ_HOME beats the per-user data dir. An empty --home is refused rather than
+    read as the current directory, and so is a path that is (or lies under) a file."""
+    from ourvidz_cli.errors import UsageError
+
+    raw = option if option is not None else (os.environ.get("OURVIDZ_HOME") or None)  # empty env = unset
+    if raw is not None and not raw.strip():
+        raise UsageError(f"--home is empty; give a folder, or leave it out for {default_home()}")
+    home = Path(raw).expanduser().resolve() if raw else default_home()
+    check_folder(home, "--home" if option is not None else "OURVIDZ_HOME" if raw else "the data home")
+    return home
+
+
+def check_folder(path: Path, what: str) -> None:
+    """A folder we will create files in must be a folder, or not exist under something that is one."""
+    from ourvidz_cli.errors import UsageError
+
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise UsageError(f"{what} {path}: {part} is a file, not a folder; choose another path")
+            return
 
 
 def ledger_path(home: Path) -> Path:

@@ -17,7 +17,7 @@ ALIASES = {"job_type": "type", "max-attempts": "max_attempts"}
 def read_jobs(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, fields) for each job; blank lines and '#' comments are skipped."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Excel, Notepad) is not part of the data
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read job file {path}: {exc}") from None
     rows = _read_csv(path, text) if path.suffix.lower() == ".csv" else _read_jsonl(path, text)
@@ -47,6 +47,9 @@ def _read_csv(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
         raise UsageError(f"{path}: the CSV header must name at least the columns type and prompt")
     rows = []
     for row in reader:
+        if None in row:  # more cells than the header names: an unquoted comma split a field
+            raise UsageError(f"{path}:{reader.line_num}: {len(reader.fieldnames) + len(row[None])} fields, but the "
+                             f"header names {len(reader.fieldnames)}; put a prompt with commas in double quotes")
         fields = {k.strip(): v for k, v in row.items() if k is not None and v not in (None, "")}
         if fields:
             rows.append((reader.line_num, fields))

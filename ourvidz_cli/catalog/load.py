@@ -110,6 +110,8 @@ def _model(path: Path, name: str, spec: dict[str, Any]) -> Model:
         dtype=dtype,
         size_multiple=int(spec.get("size_multiple", 8)),
         frame_step=int(spec.get("frame_step", 1)),
+        max_side=int(spec["max_side"]) if spec.get("max_side") else None,
+        max_frames=int(spec["max_frames"]) if spec.get("max_frames") else None,
         fps=int(spec.get("fps", 16)),
         max_new_tokens=int(spec.get("max_new_tokens", 200)),
     )
@@ -223,6 +225,7 @@ def check_shape(
     where: str, model: Model, width: int, height: int, frames: int | None, output: str, error: type[UsageError]
 ) -> None:
     lo, hi = LIMITS["side"]
+    hi = min(hi, model.max_side or hi)
     for label, side in (("width", width), ("height", height)):
         if not lo <= side <= hi:
             raise error(f"{where}: {label} {side} is outside {lo}..{hi}")
@@ -238,6 +241,8 @@ def check_shape(
                 f"{where}: {frames} frames does not fit model '{model.name}', which takes "
                 f"{model.frame_step}k+1 frames (e.g. 1, 17, 33, 81)"
             )
+        if model.max_frames and frames > model.max_frames:
+            raise error(f"{where}: {frames} frames is more than model '{model.name}' takes ({model.max_frames})")
         if output == "mp4" and frames < 2:
             raise error(f"{where}: a video needs at least 2 frames, got {frames}")
 

@@ -5,6 +5,7 @@ Every value a user hands in (CLI options, job-file fields) is checked here, once
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,19 @@ def parse_seed(value: Any) -> int:
 
 
 def check_prompt(prompt: Any) -> str:
+    """A prompt is text: a number from a job file is taken as its digits, but an object or a list is
+    refused (its Python repr is not what anyone meant), as are NUL, control characters and bytes
+    that are not UTF-8 (a shell passes those through as lone surrogates)."""
+    if isinstance(prompt, (dict, list, bool)):
+        raise UsageError(f"the prompt must be text, not {type(prompt).__name__} {json.dumps(prompt)[:40]}")
     text = "" if prompt is None else str(prompt).strip()
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError("the prompt is not valid UTF-8; check the terminal's or file's encoding") from None
+    bad = sorted({f"U+{ord(c):04X}" for c in text if ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127})
+    if bad:
+        raise UsageError(f"the prompt holds control characters ({', '.join(bad[:3])}); remove them")
     if not text:
         raise UsageError("the prompt is empty; say what to generate, e.g. \"a lighthouse at dawn\"")
     if len(text) > MAX_PROMPT_CHARS:

@@ -34,6 +34,9 @@ class Model:
     dtype: str
     size_multiple: int = 8
     frame_step: int = 1
+    # What the model's position tables reach (the tiny smoke Wan: 512 px, 125 frames); None: no limit.
+    max_side: int | None = None
+    max_frames: int | None = None
     fps: int = 16
     max_new_tokens: int = 200
     loras: tuple[Lora, ...] = ()  # fused at load

@@ -98,6 +98,9 @@ def assets_export(
     search: SearchOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Copy matching assets into a folder, by bucket, with a manifest.json describing each."""
+    from ourvidz_cli.paths import check_folder
+
+    check_folder(to.expanduser().resolve(), "--to")
     result = _library().export(_filter(bucket, job_type, status, since, search), to)
     if as_json:
         emit_json(result)

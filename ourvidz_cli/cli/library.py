@@ -24,7 +24,11 @@ def gallery(
     from ourvidz_cli.paths import gallery_dir
 
     ws = workspace()
-    result = gallery_mod.build(ws.ledger, ws.home, (out or gallery_dir(ws.home)).resolve())
+    from ourvidz_cli.paths import check_folder
+
+    folder = (out or gallery_dir(ws.home)).expanduser().resolve()
+    check_folder(folder, "--out")
+    result = gallery_mod.build(ws.ledger, ws.home, folder)
     if as_json:
         emit_json(result)
     else:

@@ -27,7 +27,7 @@ _REGISTERED = (generate, library, prompts)
 
 @app.callback()
 def root(
-    home: Annotated[Path | None, typer.Option("--home", help="Data home (env OURVIDZ_HOME).")] = None,
+    home: Annotated[str | None, typer.Option("--home", help="Data home (env OURVIDZ_HOME).")] = None,
     smoke: Annotated[bool, typer.Option("--smoke", help="Use tiny random-weight models (built if missing).")] = False,
     config: Annotated[
         Path | None, typer.Option("--config", envvar="OURVIDZ_CONFIG", help="Another catalog (models.toml).")
@@ -44,7 +44,7 @@ def root(
     from ourvidz_cli.app import Settings
     from ourvidz_cli.paths import resolve_home
 
-    State.settings = Settings(home=resolve_home(str(home) if home else None), config=config, smoke=smoke)
+    State.settings = Settings(home=resolve_home(home), config=config, smoke=smoke)
     State.debug = debug
 
 
@@ -80,7 +80,10 @@ def main() -> None:
         print("interrupted", file=sys.stderr)
         code = 130
     except Exception as exc:  # noqa: BLE001  (the promise is: no traceback without --debug)
-        parsed = _parser_error(exc)
+        from ourvidz_cli.cli.failures import describe
+
+        settings = getattr(State, "settings", None)
+        parsed = _parser_error(exc) or describe(exc, getattr(settings, "home", None))
         if parsed is None and State.debug:
             raise
         message, code = parsed or (

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from typing import Any
+
+from ourvidz_cli.errors import OurvidzError
 
 _lock = threading.Lock()
 _used = 0
@@ -34,3 +38,28 @@ def is_out_of_memory(exc: BaseException) -> bool:
     # MPS and some CUDA paths raise a plain RuntimeError with the allocator's message.
     text = str(exc)
     return isinstance(exc, RuntimeError) and ("out of memory" in text.lower() or "MPS backend out of memory" in text)
+
+
+def generate_with_fallback(engine: Any, family: Any, model: Any, pipe: Any, generate: Callable[[], Any],
+                           fell_back: Callable[[str], None]) -> Any:
+    """Generate; out of memory once, free it, switch the pipeline to offload and tiling, and retry."""
+    from ourvidz_cli.engine.manager import free_device_memory
+
+    try:
+        return generate()
+    except Exception as exc:  # noqa: BLE001  only out-of-memory is handled; the rest re-raises
+        if not is_out_of_memory(exc):
+            raise
+    free_device_memory(engine.device)  # outside the except: the traceback no longer pins the tensors
+    switched = family.low_memory(pipe, engine.device)
+    fell_back("out of memory; retried with " + (", ".join(switched) or "nothing left to switch"))
+    engine.drop(model)  # offload hooks stay on the pipeline: the next job loads the model afresh
+    try:
+        return generate()
+    except Exception as again:  # noqa: BLE001
+        if is_out_of_memory(again):
+            raise OurvidzError(
+                f"out of memory on {engine.device} even with {', '.join(switched) or 'no fallback'}: try a "
+                "smaller --size, fewer --frames or --count, or a lower --vram-budget for other models"
+            ) from None
+        raise

@@ -23,7 +23,7 @@ from ourvidz_cli.engine import oom
 from ourvidz_cli.engine.handle import EngineHandle
 from ourvidz_cli.engine.heartbeat import Heartbeat, JobStopped
 from ourvidz_cli.engine.report import Outcome, Reporter, SilentReporter
-from ourvidz_cli.errors import Interrupted, OurvidzError
+from ourvidz_cli.errors import Interrupted, OurvidzError, as_disk_full
 from ourvidz_cli.library import joblog, outputs
 from ourvidz_cli.paths import outputs_dir
 from ourvidz_cli.queue import CANCELED, COMPLETED, FAILED, QUEUED, ClaimOrder, Job, JobQueue, Worker, lease_seconds
@@ -92,6 +92,10 @@ class Runner:
             self._log(job_id, "interrupted; released back to the queue")
             raise
         except Exception as exc:  # noqa: BLE001  any failure of the job is recorded on it, not raised
+            full = as_disk_full(exc, self.home)
+            if full is not None:  # not the job's fault, and the next job would fail too: stop the run
+                self._give_back(job_id, str(full))
+                raise full from None
             outcome.error = _one_line(exc)
             self.queue.fail(job_id, self.worker, outcome.error)
             self._log(job_id, "failed:\n" + "".join(traceback.format_exception(exc)))
@@ -108,6 +112,14 @@ class Runner:
             self._log(job_id, text)
         except OSError:  # the disk that broke the ledger may refuse the log too; the console has it
             pass
+
+    def _give_back(self, job_id: int, reason: str) -> None:
+        """Back to the queue, if the ledger still takes the write; if not, the next run reaps it."""
+        try:
+            self.queue.release(job_id, self.worker, reason)
+        except Exception:  # noqa: BLE001
+            pass
+        self._warn(job_id, f"{reason}; the job is back in the queue")
 
     def _stopped(self, job_id: int, stop: JobStopped, outcome: Outcome) -> None:
         if stop.canceled:
@@ -144,7 +156,12 @@ class Runner:
             measures = {"device": device, "peak_mem_mb": peak.mb, "mem_kind": peak.kind, **timings}
             self._log(job_id, "measures: " + ", ".join(
                 f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in measures.items()))
-        if not self.queue.complete(job_id, self.worker, assets, **measures):
+        try:
+            completed = self.queue.complete(job_id, self.worker, assets, **measures)
+        except BaseException:
+            outputs.remove_assets(self.home, assets)  # files with no asset rows would be orphans
+            raise
+        if not completed:
             raise JobStopped(canceled=False)
         outcome.status = COMPLETED
         outcome.outputs = [str(self.home / a["path"]) for a in assets]
@@ -217,31 +234,14 @@ class Runner:
         return assets
 
     def _generate_or_fall_back(self, job_id: int, config: JobConfig, pipe: Any, request: Any, on_step: Any) -> Any:
-        """Generate; out of memory once, free it, switch the pipeline to offload and tiling, and retry."""
-        from ourvidz_cli.engine.manager import free_device_memory
+        def fell_back(note: str) -> None:
+            self._log(job_id, note)
+            self.reporter.phase(note)
+            self.queue.record(job_id, self.worker, fallback=note)
 
-        engine, family = self.engine.engine, self.engine.family(config.model.kind)
-        try:
-            return family.generate(pipe, request, on_step)
-        except Exception as exc:  # noqa: BLE001  only out-of-memory is handled; the rest re-raises
-            if not oom.is_out_of_memory(exc):
-                raise
-        free_device_memory(engine.device)  # outside the except: the traceback no longer pins the tensors
-        switched = family.low_memory(pipe, engine.device)
-        fallback = "out of memory; retried with " + (", ".join(switched) or "nothing left to switch")
-        self._log(job_id, fallback)
-        self.reporter.phase(fallback)
-        self.queue.record(job_id, self.worker, fallback=fallback)
-        engine.drop(config.model)  # offload hooks stay on the pipeline: the next job loads the model afresh
-        try:
-            return family.generate(pipe, request, on_step)
-        except Exception as again:  # noqa: BLE001
-            if oom.is_out_of_memory(again):
-                raise OurvidzError(
-                    f"out of memory on {engine.device} even with {', '.join(switched) or 'no fallback'}: try a "
-                    "smaller --size, fewer --frames or --count, or a lower --vram-budget for other models"
-                ) from None
-            raise
+        family = self.engine.family(config.model.kind)
+        return oom.generate_with_fallback(self.engine.engine, family, config.model, pipe,
+                                          lambda: family.generate(pipe, request, on_step), fell_back)
 
     def _batch_enhance(self, enhancer: Any, current: int, beat: Heartbeat) -> None:
         """While Qwen is loaded, enhance every queued prompt that will need it, so those jobs find their

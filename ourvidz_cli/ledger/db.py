@@ -7,10 +7,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ourvidz_cli.errors import UsageError
+from ourvidz_cli.errors import DiskFull, OurvidzError, UsageError, as_disk_full
 from ourvidz_cli.ledger.migrations import MIGRATIONS
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _cannot_write(path: Path, exc: sqlite3.OperationalError) -> OurvidzError:
+    import shutil
+
+    folder = path.parent if path.parent.is_dir() else Path("/")
+    if "full" in str(exc) or shutil.disk_usage(folder).free < 1_000_000:
+        return DiskFull(folder)
+    return OurvidzError(f"the ledger {path} cannot be written ({exc}); check the folder's permissions")
 
 
 class Database:
@@ -19,19 +28,49 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.degraded: OurvidzError | None = None  # set when only a read-only view could be opened
         try:
-            self.conn = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA busy_timeout = 30000")
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            if self.conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-                self._migrate()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = self._open()
+        except sqlite3.OperationalError as exc:
+            # The file may be healthy (a full disk, a read-only folder): never advise moving it aside, and
+            # keep reading it, so list/show/stats still answer and `assets delete` can free space.
+            self.degraded = _cannot_write(path, exc)
+            if not path.is_file():
+                raise self.degraded from None
+            self.conn = self._open_read_only()
         except sqlite3.DatabaseError as exc:
             raise UsageError(
-                f"the ledger {path} cannot be opened ({exc}); move it aside or use another --home"
+                f"the ledger {path} is damaged ({exc}); restore it from a backup, or move it aside to start anew"
             ) from None
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self.conn = conn
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            self._migrate()
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A view that needs no -wal/-shm files (which a full disk cannot create)."""
+        conn = sqlite3.connect(f"{self.path.as_uri()}?mode=ro&immutable=1", uri=True, isolation_level=None,
+                               check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            raise self.degraded or OurvidzError(f"the ledger {self.path} needs an upgrade it cannot be given now")
+        return conn
+
+    def _recover(self) -> None:
+        """Before a write on a read-only view: reopen for writing if the cause has gone (space freed)."""
+        try:
+            conn = self._open()
+        except sqlite3.OperationalError as exc:
+            raise _cannot_write(self.path, exc) from None
+        self.conn, self.degraded = conn, None
 
     def _migrate(self) -> None:
         from ourvidz_cli.ledger.migrations import apply
@@ -44,13 +83,24 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
+        if self.degraded is not None:
+            self._recover()
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            full = as_disk_full(exc, self.path.parent)
+            if full is None:
+                raise
+            if self.conn.in_transaction:  # a failed COMMIT leaves the transaction open
+                self.conn.execute("ROLLBACK")
+            raise full from None
 
     def insert(self, conn: sqlite3.Connection, table: str, row: dict[str, object]) -> int:
         """INSERT one row given as a dict (column names are ours, never user text)."""

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ourvidz_cli.errors import UsageError
+from ourvidz_cli.errors import DiskFull, UsageError
 from ourvidz_cli.ledger import AssetFilter, Ledger
 
 RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
@@ -98,6 +98,12 @@ class Library:
         if had_file:
             os.replace(src, aside)
         try:
+            self.ledger.assets.delete(asset_id)
+        except DiskFull:
+            if not had_file:
+                raise
+            # The ledger needs a little room to record the delete: the file's own space gives it that.
+            aside.unlink(missing_ok=True)
             self.ledger.assets.delete(asset_id)
         except BaseException:
             if had_file:

@@ -138,12 +138,28 @@ def _png_text(job: dict[str, Any], prompt: str, sampler: str, idx: int) -> dict[
 
 
 def write_assets(home: Path, job: dict[str, Any], prompt: str, generated: Any) -> list[dict[str, Any]]:
-    """Write every image or video of a generation result; returns one asset row per file.
+    """Write every image or video of a generation result; returns one asset row per file. All or
+    none: when one file fails (a full disk), the ones already written are removed.
 
     `prompt` is the prompt the model was given (the enhanced one when Qwen rewrote it)."""
+    assets: list[dict[str, Any]] = []
+    try:
+        _write_each(home, job, prompt, generated, assets)
+    except BaseException:
+        remove_assets(home, assets)
+        raise
+    return assets
+
+
+def remove_assets(home: Path, assets: list[dict[str, Any]]) -> None:
+    """Delete the files of asset rows that will not be recorded (a job that could not complete)."""
+    for asset in assets:
+        (home / asset["path"]).unlink(missing_ok=True)
+
+
+def _write_each(home: Path, job: dict[str, Any], prompt: str, generated: Any, assets: list[dict[str, Any]]) -> None:
     config: JobConfig = job["config"]
     items = generated.videos if config.is_video else generated.images
-    assets = []
     for idx, item in enumerate(items):
         path = output_path(home, config.bucket, job["id"], idx, config.output)
         if config.is_video:
@@ -157,4 +173,3 @@ def write_assets(home: Path, job: dict[str, Any], prompt: str, generated: Any) -
         assets.append({"idx": idx, "bucket": config.bucket, "path": str(path.relative_to(home)),
                        "kind": "video" if config.is_video else "image", "mime": config.mime, "bytes": size,
                        "sha256": digest, "width": width, "height": height, "frames": frames, "fps": fps})
-    return assets

@@ -21,6 +21,9 @@ CASES = {
     "frames on an image model": (["generate", "sdxl_image_fast", "x", "--frames", "5"], "--frames does not apply"),
     "unknown option": (["generate", "image_fast", "x", "--stepz", "3"], "No such option"),
     "queue add without prompt": (["queue", "add", "image_fast"], "give TYPE and PROMPT"),
+    # The tiny smoke Wan's position tables stop at 512 px and 125 frames: refused here, not at run time.
+    "smoke wan too wide": (["generate", "video_fast", "x", "--size", "528x64"], "width 528 is outside 8..512"),
+    "smoke wan too long": (["generate", "video_fast", "x", "--frames", "129"], "more than model 'wan' takes (125)"),
 }
 
 

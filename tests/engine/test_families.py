@@ -66,7 +66,9 @@ def test_qwen_answers_greedily(smoke_root: Path, torch) -> None:  # noqa: ANN001
     assert all(p.dtype == torch.float32 for p in loaded.model.parameters())
     messages = [{"role": "system", "content": "rewrite"}, {"role": "user", "content": "a lighthouse at dawn"}]
     first = fam.chat(loaded, messages, 12)
-    assert first == fam.chat(loaded, messages, 12) == "\n" * 12  # random tiny weights: greedy gives newlines
+    # Greedy: the same answer twice; the smoke Qwen is trained for seconds at build time, so it answers
+    # in the corpus's words even to a system prompt it never saw.
+    assert first == fam.chat(loaded, messages, 12) and first.startswith("a lighthouse")
     lora = ModelRef("qwen", "qwen", str(smoke_root / "models" / "qwen"), True, "float32",
                     loras=(Lora("x.safetensors", True),))
     with pytest.raises(ValueError, match="LoRAs"):
