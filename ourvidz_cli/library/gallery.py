@@ -1,7 +1,9 @@
 """A self-contained static HTML gallery of the ledger: one page, relative links, works from file://.
 
 Images are shown through small JPEG thumbnails made once per asset (a page of 1024px PNGs would be
-hundreds of megabytes); each links to its full file. Videos play inline from their own files.
+hundreds of megabytes); videos show a poster (their middle frame) until played. A click enlarges the
+image or plays the video in a dialog; each card carries its prompt, seed and the exact `ourvidz rerun`
+command, copyable.
 """
 
 from __future__ import annotations
@@ -30,14 +32,49 @@ h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 32px; }
 .enhanced { font-style: italic; }
 .error { color: var(--bad); word-wrap: break-word; }
 .meta { font-size: 12px; }
+.media { cursor: zoom-in; }
+.rerun { display: flex; gap: 6px; align-items: center; margin-top: 6px; }
+.rerun code { font-size: 12px; padding: 2px 6px; border-radius: 4px; background: rgba(127,127,127,.18);
+  user-select: all; }
+.rerun button { font-size: 12px; cursor: pointer; }
+dialog { border: none; padding: 0; background: #000; max-width: 92vw; max-height: 92vh; }
+dialog::backdrop { background: rgba(0,0,0,.8); }
+dialog img, dialog video { display: block; max-width: 92vw; max-height: 92vh; min-width: 256px;
+  image-rendering: pixelated; }
 """
 
-# Filters cards by the text typed; cards carry their searchable text in data-text.
+# The filter box hides cards whose data-text lacks what was typed; a click on a card's media opens it
+# full size in the dialog (a video plays there); the copy button puts the rerun command on the clipboard,
+# or selects it where the page (file://) may not write the clipboard.
 SCRIPT = """
 document.getElementById('filter').addEventListener('input', function (event) {
   var needle = event.target.value.toLowerCase();
   document.querySelectorAll('.card').forEach(function (card) {
     card.style.display = card.dataset.text.indexOf(needle) === -1 ? 'none' : '';
+  });
+});
+var viewer = document.getElementById('viewer');
+document.querySelectorAll('.media').forEach(function (media) {
+  media.addEventListener('click', function (event) {
+    event.preventDefault();
+    var big = document.createElement(media.dataset.kind === 'video' ? 'video' : 'img');
+    big.src = media.dataset.full;
+    if (media.dataset.kind === 'video') { big.controls = true; big.loop = true; big.muted = true; big.autoplay = true; }
+    viewer.replaceChildren(big);
+    viewer.showModal();
+    if (big.play) { big.play().catch(function () {}); }
+  });
+});
+viewer.addEventListener('click', function () { viewer.close(); });
+viewer.addEventListener('close', function () { viewer.replaceChildren(); });
+document.querySelectorAll('.rerun button').forEach(function (button) {
+  button.addEventListener('click', function () {
+    var code = button.previousElementSibling, text = code.textContent;
+    var range = document.createRange(); range.selectNodeContents(code);
+    var selection = window.getSelection(); selection.removeAllRanges(); selection.addRange(range);
+    var done = function () { button.textContent = 'copied'; };
+    if (navigator.clipboard) { navigator.clipboard.writeText(text).then(done, function () {}); }
+    else { document.execCommand('copy'); done(); }
   });
 });
 """
@@ -66,8 +103,36 @@ def _thumb(src: Path, thumbs: Path, asset: dict[str, Any]) -> Path | None:
     return out
 
 
+def _poster(src: Path, thumbs: Path, asset: dict[str, Any]) -> Path | None:
+    """The video's middle frame as a JPEG (the first is often dark), so the card is not a grey box."""
+    out = thumbs / f"{asset['sha256'][:20]}-poster.jpg"
+    if out.is_file():
+        return out
+    try:
+        import imageio_ffmpeg
+        import numpy as np
+        from PIL import Image
+
+        reader = imageio_ffmpeg.read_frames(str(src))
+        meta = next(reader)
+        frames = list(reader)
+        width, height = meta["size"]
+        frame = np.frombuffer(frames[len(frames) // 2], np.uint8).reshape(height, width, 3)
+        thumbs.mkdir(parents=True, exist_ok=True)
+        tmp = thumbs / f".partial-{out.name}"
+        Image.fromarray(frame).save(tmp, format="JPEG", quality=90)
+        os.replace(tmp, out)
+    except (OSError, RuntimeError, StopIteration, IndexError, ValueError):
+        return None
+    return out
+
+
 def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else ""
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _secs(value: float | None) -> str:
@@ -87,17 +152,7 @@ def collect(ledger: Ledger) -> dict[str, list[dict[str, Any]]]:
 def _card(job: dict[str, Any], asset: dict[str, Any] | None, home: Path, out_dir: Path, thumbs: Path) -> str:
     esc = html.escape
     cfg = job["config"]
-    parts = []
-    if asset is not None:
-        src = home / asset["path"]
-        link = esc(_rel(src, out_dir))
-        if asset["kind"] == "video":
-            parts.append(f'<video controls muted loop preload="metadata" src="{link}"></video>')
-        else:
-            thumb = _thumb(src, thumbs, asset) if src.is_file() else None
-            shown = esc(_rel(thumb, out_dir)) if thumb else link
-            parts.append(f'<a href="{link}"><img loading="lazy" src="{shown}" alt="asset {asset["id"]}" '
-                         f'width="{asset["width"]}" height="{asset["height"]}"></a>')
+    parts = [] if asset is None else [_media(asset, home, out_dir, thumbs)]
     parts.append(f'<div class="prompt">{esc(job["prompt"])}</div>')
     if job["enhanced_prompt"] and job["enhanced_prompt"] != job["prompt"]:
         parts.append(f'<div class="prompt enhanced">enhanced: {esc(job["enhanced_prompt"])}</div>')
@@ -114,10 +169,29 @@ def _card(job: dict[str, Any], asset: dict[str, Any] | None, home: Path, out_dir
         f'{" · enhance " + _secs(job["enhance_s"]) if job["enhance_s"] is not None else ""} · '
         f'{_when(job["finished_at"])}</div>'
     )
+    parts.append(f'<div class="rerun"><code>ourvidz rerun {job["id"]}</code>'
+                 '<button type="button" title="copy the command">copy</button></div>')
     text = " ".join([job["prompt"], job["enhanced_prompt"] or "", job["type"], str(job["seed"])]).lower()
     kind = "failed" if job["status"] == "failed" else asset["kind"] if asset else "job"
     return (f'<div class="card {kind}" data-job="{job["id"]}" data-asset="{asset["id"] if asset else ""}" '
             f'data-text="{esc(text)}">{"".join(parts)}</div>')
+
+
+def _media(asset: dict[str, Any], home: Path, out_dir: Path, thumbs: Path) -> str:
+    """The card's picture: an image thumbnail, or a video with its poster; both open full size on click."""
+    esc = html.escape
+    src = home / asset["path"]
+    link = esc(_rel(src, out_dir))
+    shown_by = _poster if asset["kind"] == "video" else _thumb
+    still = shown_by(src, thumbs, asset) if src.is_file() else None
+    opens = f'class="media" data-kind="{asset["kind"]}" data-full="{link}"'
+    if asset["kind"] == "video":
+        poster = f' poster="{esc(_rel(still, out_dir))}"' if still else ""
+        return (f'<video {opens} muted loop preload="none"{poster} src="{link}" width="{asset["width"]}" '
+                f'height="{asset["height"]}"></video>')
+    shown = esc(_rel(still, out_dir)) if still else link
+    return (f'<a href="{link}" {opens}><img loading="lazy" src="{shown}" alt="asset {asset["id"]}" '
+            f'width="{asset["width"]}" height="{asset["height"]}"></a>')
 
 
 def build(ledger: Ledger, home: Path, out_dir: Path) -> dict[str, Any]:
@@ -136,17 +210,18 @@ def build(ledger: Ledger, home: Path, out_dir: Path) -> dict[str, Any]:
                 cards.append(_card(job, asset, home, out_dir, thumbs))
         if cards:
             sections.append(f'<section data-bucket="{html.escape(bucket)}"><h2>{html.escape(bucket)} '
-                            f'<span class="summary">({len(groups[bucket])} jobs)</span></h2>'
+                            f'<span class="summary">({_plural(len(groups[bucket]), "job")})</span></h2>'
                             f'<div class="grid">{"".join(cards)}</div></section>')
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>ourvidz gallery</title><style>{CSS}</style></head><body>"
-        f"<h1>ourvidz gallery</h1><div class=\"summary\">{n_assets} assets, {n_failed} failed jobs · "
+        f"<h1>ourvidz gallery</h1><div class=\"summary\">{_plural(n_assets, 'asset')}, "
+        f"{_plural(n_failed, 'failed job')} · "
         f"generated {_when(time.time())} from {html.escape(str(ledger.path))}</div>"
         '<input id="filter" type="search" placeholder="filter by prompt, type or seed">'
         + ("".join(sections) or "<p>No finished jobs yet: try ourvidz generate.</p>")
-        + f"<script>{SCRIPT}</script></body></html>\n"
+        + f'<dialog id="viewer"></dialog><script>{SCRIPT}</script></body></html>\n'
     )
     index = out_dir / "index.html"
     tmp = out_dir / ".partial-index.html"

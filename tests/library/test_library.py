@@ -4,6 +4,7 @@ gallery (in headless Chromium), stats, doctor and job logs."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -242,14 +243,28 @@ def test_gallery_in_headless_chromium(run: Callable[..., Result], lib: Path, tmp
             page.on("requestfailed", lambda q: problems.append(f"request failed: {q.url}"))
             page.goto(index.as_uri())
             page.wait_for_load_state("load")
-            page.wait_for_function("Array.from(document.querySelectorAll('video'))"
-                                   ".every(v => v.readyState >= 1 || v.error)", timeout=20000)
+            page.evaluate("window.scrollTo(0, document.body.scrollHeight)")  # lazy images load once in view
+            page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=20000)
+            page.evaluate("window.scrollTo(0, 0)")
             cards = page.evaluate("Array.from(document.querySelectorAll('.card')).map(c => c.dataset.asset)")
             images = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
-            videos = page.evaluate("Array.from(document.querySelectorAll('video'))"
-                                   ".map(v => [v.readyState, v.error && v.error.code, v.videoWidth])")
+            headings = page.evaluate("Array.from(document.querySelectorAll('h2')).map(h => h.textContent)")
             buckets = page.evaluate("Array.from(document.querySelectorAll('section')).map(s => s.dataset.bucket)")
             failed = page.locator(".card.failed").inner_text()
+            reruns = page.evaluate("Array.from(document.querySelectorAll('.rerun code')).map(c => c.textContent)")
+            poster = Image.open(io.BytesIO(page.locator(".card video").screenshot())).convert("RGB")
+            page.locator(".card video").click()  # enlarges and plays in the dialog
+            page.wait_for_function("document.querySelector('dialog video') && "
+                                   "document.querySelector('dialog video').readyState >= 2", timeout=20000)
+            playing = page.evaluate("(v => [document.getElementById('viewer').open, v.paused, v.videoWidth])"
+                                    "(document.querySelector('dialog video'))")
+            page.locator("#viewer").click()  # a click on the dialog closes it
+            page.locator(".card img").first.click()
+            page.wait_for_function("document.querySelector('dialog img') && "
+                                   "document.querySelector('dialog img').complete", timeout=20000)
+            enlarged = page.evaluate("(i => [i.src.split('/').slice(-2).join('/'), i.naturalWidth])"
+                                     "(document.querySelector('dialog img'))")
+            page.locator("#viewer").click()
             page.fill("#filter", "waves")
             visible = page.evaluate("Array.from(document.querySelectorAll('.card'))"
                                     ".filter(c => c.style.display !== 'none').length")
@@ -261,7 +276,12 @@ def test_gallery_in_headless_chromium(run: Callable[..., Result], lib: Path, tmp
     listed = {str(a["id"]) for a in run("assets", "list", "--json").json()}
     assert {c for c in cards if c} == listed and cards.count("") == 1
     assert len(images) == 7 and all(ok and width > 0 for ok, width in images)
-    assert len(videos) == 1 and videos[0][1] is None and videos[0][0] >= 1 and videos[0][2] == 48
+    # The video shows its poster frame before it is played: not a blank or uniform box.
+    assert poster.size[0] > 40 and np.asarray(poster).std() > 10
+    assert playing == [True, False, 48]  # the dialog plays the video at its own size
+    assert enlarged[0].endswith(".png") and enlarged[1] == 48  # the full file, not its JPEG thumbnail
+    assert "ourvidz rerun 1" in reruns and len(reruns) == len(cards)  # every card, the failed one too
+    assert any("(1 job)" in h for h in headings) and not any("(1 jobs)" in h for h in headings)
     assert buckets[-1] == "sdxl_image_fast"  # newest bucket first: the SDXL job ran first
     assert "failed" in failed and "could not be loaded" in failed and "never drawn" in failed
     assert visible == 1
