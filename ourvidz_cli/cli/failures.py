@@ -35,6 +35,6 @@ def _os_error(exc: OSError, where: Path) -> tuple[str, int] | None:
     target = Path(exc.filename) if exc.filename else where
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"error: cannot write {target}: {exc.strerror}; choose a writable --home or output path", 2
-    if exc.errno in (errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG):
+    if exc.errno in (errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG, errno.ENOENT):
         return f"error: {target}: {exc.strerror}; choose another path", 2
     return None

@@ -1,4 +1,5 @@
-"""The smoke profile: a tiny random-weight model of every family, built offline.
+"""The smoke profile: a tiny model of every family, built offline (random weights; Qwen's are
+trained for seconds so it answers in words).
 
 They are the real diffusers/transformers classes with tokenizers built locally and saved with
 save_pretrained, so loading and generation run exactly the code that real weights run. Each family

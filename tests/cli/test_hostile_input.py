@@ -65,6 +65,7 @@ def test_homes_and_output_folders_that_cannot_be_folders(home: Path, cli: Callab
     monkeypatch.setenv("OURVIDZ_HOME", str(home))
     _refused(cli("assets", "export", "--to", str(a_file)), "--to")
     _refused(cli("gallery", "--out", str(a_file)), "--out")
+    _refused(cli("gallery", "--out", "/proc/no-such-folder"), "/proc/no-such-folder: No such file or directory")
 
 
 def _damage(home: Path, start: int) -> None:
