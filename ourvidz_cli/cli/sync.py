@@ -82,6 +82,12 @@ def sync_setup(as_json: JsonOpt = False) -> None:
     result = syncer().setup()
     if as_json:
         emit_json({"buckets": result})
-        return
-    for b in result:
-        print(f"{b['bucket']}: {'created' if b['created'] else 'exists'}")
+    else:
+        for b in result:
+            state = "not created" if b["problem"] else "created" if b["created"] else "exists"
+            print(f"{b['bucket']}: {state}")
+            for note in (b.get("warning"), b["problem"]):
+                if note:
+                    err_console().print(f"  {b['bucket']}: {note}")
+    if any(b["problem"] for b in result):  # a bucket left unusable: its outputs cannot sync
+        raise typer.Exit(1)

@@ -114,7 +114,8 @@ class Client:
         return list(self.request("GET", "/storage/v1/bucket", "listing buckets").json())
 
     def create_bucket(self, name: str, public: bool, max_bytes: int | None, mime: list[str]) -> bool:
-        """True if created, False if it already existed."""
+        """True if created, False if it already existed. A limit above the project's global upload
+        limit is refused with 413 (raised as SupabaseError with code '413')."""
         body: dict[str, Any] = {"id": name, "name": name, "public": public, "allowed_mime_types": mime or None}
         if max_bytes:
             body["file_size_limit"] = max_bytes
@@ -131,7 +132,7 @@ class Client:
         with open(file, "rb") as fh:
             data = fh.read()
         self.request("POST", f"/storage/v1/object/{bucket}/{path}", f"uploading {bucket}/{path}", content=data,
-                     headers={"Content-Type": mime, "x-upsert": "true", "cache-control": "3600"})
+                     headers={"Content-Type": mime, "x-upsert": "true", "cache-control": "max-age=3600"})
 
     def tus_create(self, bucket: str, path: str, size: int, mime: str) -> str:
         meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in (
@@ -147,7 +148,8 @@ class Client:
     def tus_offset(self, location: str) -> int | None:
         """Bytes the server already holds for an upload, or None when it no longer knows the upload."""
         try:
-            resp = self.request("HEAD", location, "checking an upload", headers={"Tus-Resumable": "1.0.0"})
+            resp = self.request("HEAD", location, "checking an upload",
+                                headers={"Tus-Resumable": "1.0.0", "x-upsert": "true"})
         except SupabaseError as exc:
             if exc.code in {"404", "410", "403"}:
                 return None
@@ -155,8 +157,10 @@ class Client:
         return int(resp.headers.get("upload-offset", "0"))
 
     def tus_patch(self, location: str, offset: int, chunk: bytes) -> int:
+        # Storage reads x-upsert on every TUS request, not only on creation: without it each chunk for
+        # an object that already exists is refused with 409.
         resp = self.request("PATCH", location, "uploading a chunk", content=chunk, headers={
-            "Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
+            "Tus-Resumable": "1.0.0", "Upload-Offset": str(offset), "x-upsert": "true",
             "Content-Type": "application/offset+octet-stream"})
         return int(resp.headers.get("upload-offset", offset + len(chunk)))
 

@@ -197,13 +197,29 @@ class Syncer:
                 "failed": sum(len(r["failed"]) for r in results)}
 
     def setup(self) -> list[dict[str, Any]]:
+        """Create every bucket it can. One whose limit is above the project's global upload limit (50 MB
+        on the free plan) is created under the global limit instead, with a warning; one that cannot be
+        created at all is reported with the reason, and setup goes on with the rest."""
         assert self.client is not None
-        out = []
-        for bucket in self.catalog.buckets.values():
-            created = self.client.create_bucket(bucket.name, bucket.public,
-                                                int(bucket.max_mb * 2**20) if bucket.max_mb else None,
-                                                list(bucket.mime))
-            out.append({"bucket": bucket.name, "created": created})
+        return [self._setup_bucket(bucket) for bucket in self.catalog.buckets.values()]
+
+    def _setup_bucket(self, bucket: Any) -> dict[str, Any]:
+        assert self.client is not None
+        limit = int(bucket.max_mb * 2**20) if bucket.max_mb else None
+        out: dict[str, Any] = {"bucket": bucket.name, "created": False, "limit_mb": bucket.max_mb, "problem": None}
+        try:
+            try:
+                out["created"] = self.client.create_bucket(bucket.name, bucket.public, limit, list(bucket.mime))
+            except SupabaseError as exc:
+                if exc.code != "413":
+                    raise
+                out["created"] = self.client.create_bucket(bucket.name, bucket.public, None, list(bucket.mime))
+                out["limit_mb"] = None
+                out["warning"] = (f"the project's global upload limit is below the {bucket.max_mb:g} MB this bucket "
+                                  "wants: created under the global limit, and larger files will be skipped; raise "
+                                  "the limit in the dashboard (Storage > Settings) for them")
+        except SupabaseError as exc:
+            out["problem"] = f"{exc}"
         return out
 
     def url(self, asset_id: int, expires_s: int) -> str:

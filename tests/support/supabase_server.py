@@ -57,6 +57,10 @@ class State:
         self.buckets: dict[str, dict[str, Any]] = {}
         self.objects: dict[tuple[str, str], tuple[bytes, str]] = {}
         self.uploads: dict[str, Upload] = {}
+        self.cache_control: dict[tuple[str, str], str | None] = {}
+        # The project's global upload limit: 50 MB on the free plan (storage's FILE_SIZE_LIMIT, which
+        # `Storage.parseMaxSizeLimit` in src/storage/storage.ts enforces on bucket create and upload).
+        self.global_limit = 50 * 2**20
         self.faults: list[Fault] = []
         self.log: list[dict[str, Any]] = []
         self.stall_s = 3.0
@@ -193,6 +197,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, list(self.state.buckets.values()))
         spec = json.loads(self._body() or b"{}")
         name = spec.get("id") or spec.get("name")
+        limit = spec.get("file_size_limit")
+        if isinstance(limit, int) and limit > self.state.global_limit:  # storage.ts parseMaxSizeLimit
+            return self._storage_error("413", "Payload too large", "The object exceeded the maximum allowed size")
         with self.state.lock:
             if name in self.state.buckets:
                 return self._storage_error("409", "Duplicate", "The resource already exists")
@@ -206,7 +213,7 @@ class Handler(BaseHTTPRequestHandler):
         if b is None:
             self._storage_error("404", "Bucket not found", "Bucket not found")
             return False
-        if b["file_size_limit"] and size > b["file_size_limit"]:
+        if size > min(b["file_size_limit"] or self.state.global_limit, self.state.global_limit):
             self._storage_error("413", "Payload too large", "The object exceeded the maximum allowed size")
             return False
         if b["allowed_mime_types"] and mime not in b["allowed_mime_types"]:
@@ -214,12 +221,15 @@ class Handler(BaseHTTPRequestHandler):
             return False
         return True
 
-    def _store(self, bucket: str, name: str, data: bytes, mime: str, upsert: bool) -> bool:
+    def _store(self, bucket: str, name: str, data: bytes, mime: str, upsert: bool,
+               cache_control: str | None = None) -> bool:
         with self.state.lock:
             if (bucket, name) in self.state.objects and not upsert:
                 self._storage_error("409", "Duplicate", "The resource already exists")
                 return False
             self.state.objects[(bucket, name)] = (data, mime)
+            # Stored and served back exactly as sent (storage's object metadata `cacheControl`).
+            self.state.cache_control[(bucket, name)] = cache_control
         return True
 
     def _object(self, rest: str) -> None:
@@ -230,7 +240,8 @@ class Handler(BaseHTTPRequestHandler):
         mime = self.headers.get("content-type", "application/octet-stream")
         if not self._check(bucket, len(data), mime):
             return
-        if self._store(bucket, name, data, mime, self.headers.get("x-upsert") == "true" or self.command == "PUT"):
+        if self._store(bucket, name, data, mime, self.headers.get("x-upsert") == "true" or self.command == "PUT",
+                       self.headers.get("cache-control")):
             self._send(200, {"Key": f"{bucket}/{name}", "Id": str(uuid.uuid4())})
 
     def _token(self, bucket: str, name: str, exp: int) -> str:
@@ -282,6 +293,10 @@ class Handler(BaseHTTPRequestHandler):
             self._body()
             return self._send(405, None)
         chunk = self._body()
+        # Real Storage reads x-upsert on every TUS request (src/http/routes/tus/index.ts, lifecycle.ts), not only
+        # on creation: a PATCH without it on an object that exists is refused.
+        if (upload.bucket, upload.name) in self.state.objects and self.headers.get("x-upsert") != "true":
+            return self._send(409, {"message": "The resource already exists"})
         if int(self.headers.get("upload-offset", "-1")) != len(upload.data):
             return self._send(409, {"message": "offset mismatch"})
         last = len(upload.data) + len(chunk) == upload.length
@@ -289,7 +304,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(400, {"message": "chunks must be 6 MB except the last"})
         upload.data.extend(chunk)
         self.state.log.append({"method": "PATCH-bytes", "path": upload_id, "status": 0, "bytes": len(chunk)})
-        if last and not self._store(upload.bucket, upload.name, bytes(upload.data), upload.mime, upload.upsert):
+        if last and not self._store(upload.bucket, upload.name, bytes(upload.data), upload.mime,
+                                    self.headers.get("x-upsert") == "true"):
             return
         self._send(204, None, {"Upload-Offset": str(len(upload.data)), "Tus-Resumable": "1.0.0"})
 
