@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from ourvidz_cli.errors import UsageError
+
 
 def default_home() -> Path:
     if sys.platform == "darwin":
@@ -18,8 +20,6 @@ def default_home() -> Path:
 def resolve_home(option: str | None) -> Path:
     """--home beats OURVIDZ_HOME beats the per-user data dir. An empty --home is refused rather than
     read as the current directory, and so is a path that is (or lies under) a file."""
-    from ourvidz_cli.errors import UsageError
-
     raw = option if option is not None else (os.environ.get("OURVIDZ_HOME") or None)  # empty env = unset
     if raw is not None and not raw.strip():
         raise UsageError(f"--home is empty; give a folder, or leave it out for {default_home()}")
@@ -30,8 +30,6 @@ def resolve_home(option: str | None) -> Path:
 
 def check_folder(path: Path, what: str) -> None:
     """A folder we will create files in must be a folder, or not exist under something that is one."""
-    from ourvidz_cli.errors import UsageError
-
     for part in (path, *path.parents):
         if part.exists():
             if not part.is_dir():

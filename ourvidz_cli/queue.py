@@ -113,8 +113,9 @@ class JobQueue(Protocol):
     def cancel(self, job_id: int) -> str:
         """Cancel a queued job, or ask a running one to stop; returns what happened."""
 
-    def pending_enhancements(self) -> list[Job]:
-        """Queued jobs whose prompt still needs the enhancer (enhanced in a batch while it is loaded)."""
+    def pending_enhancements(self, limit: int) -> list[Job]:
+        """Up to `limit` queued jobs whose prompt still needs the enhancer (enhanced in a batch while it
+        is loaded), most urgent first."""
 
     def clone(self) -> JobQueue:
         """Another handle on the same queue, safe to use from another thread (the heartbeat)."""

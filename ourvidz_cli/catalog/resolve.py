@@ -92,7 +92,7 @@ def check_prompt(prompt: Any) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise UsageError("the prompt is not valid UTF-8; check the terminal's or file's encoding") from None
-    bad = sorted({f"U+{ord(c):04X}" for c in text if ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127})
+    bad = sorted({f"U+{ord(c):04X}" for c in text if (ord(c) < 32 and c not in "\t\n\r") or ord(c) == 127})
     if bad:
         raise UsageError(f"the prompt holds control characters ({', '.join(bad[:3])}); remove them")
     if not text:

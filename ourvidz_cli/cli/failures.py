@@ -27,7 +27,8 @@ def describe(exc: BaseException, home: Path | None) -> tuple[str, int] | None:
     if isinstance(exc, OSError):
         return _os_error(exc, where)
     if isinstance(exc, UnicodeError):
-        return f"error: input that is not valid UTF-8 ({exc.reason}); check the terminal's or file's encoding", 2
+        return (f"error: input that is not valid UTF-8 ({getattr(exc, 'reason', exc)}); check the terminal's or "
+                "file's encoding"), 2
     return None
 
 

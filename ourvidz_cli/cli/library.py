@@ -21,11 +21,9 @@ def gallery(
 ) -> None:
     """Write one static HTML page of every output, grouped by bucket, newest first."""
     from ourvidz_cli.library import gallery as gallery_mod
-    from ourvidz_cli.paths import gallery_dir
+    from ourvidz_cli.paths import check_folder, gallery_dir
 
     ws = workspace()
-    from ourvidz_cli.paths import check_folder
-
     folder = (out or gallery_dir(ws.home)).expanduser().resolve()
     check_folder(folder, "--out")
     result = gallery_mod.build(ws.ledger, ws.home, folder)

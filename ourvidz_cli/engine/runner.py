@@ -116,10 +116,10 @@ class Runner:
     def _give_back(self, job_id: int, reason: str) -> None:
         """Back to the queue, if the ledger still takes the write; if not, the next run reaps it."""
         try:
-            self.queue.release(job_id, self.worker, reason)
+            released = self.queue.release(job_id, self.worker, reason)
         except Exception:  # noqa: BLE001
-            pass
-        self._warn(job_id, f"{reason}; the job is back in the queue")
+            released = False
+        self._warn(job_id, f"{reason}; job {'back in the queue' if released else 'requeued by the next queue run'}")
 
     def _stopped(self, job_id: int, stop: JobStopped, outcome: Outcome) -> None:
         if stop.canceled:
@@ -246,7 +246,7 @@ class Runner:
     def _batch_enhance(self, enhancer: Any, current: int, beat: Heartbeat) -> None:
         """While Qwen is loaded, enhance every queued prompt that will need it, so those jobs find their
         answer in the cache and Qwen is not loaded again after the generation models evict it."""
-        pending = [j for j in self.queue.pending_enhancements() if j["id"] != current][:self.options.enhance_batch]
+        pending = self.queue.pending_enhancements(self.options.enhance_batch)  # `current`'s answer is cached now
         deadline = time.monotonic() + self.options.enhance_batch_s
         for n, job in enumerate(pending, 1):
             beat.check()

@@ -14,12 +14,27 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _cannot_write(path: Path, exc: sqlite3.OperationalError) -> OurvidzError:
+    """Why the ledger cannot be opened for writing. A full disk often surfaces as 'disk I/O error'
+    (the -shm file cannot grow), so the free space decides, not only the message."""
     import shutil
 
     folder = path.parent if path.parent.is_dir() else Path("/")
-    if "full" in str(exc) or shutil.disk_usage(folder).free < 1_000_000:
-        return DiskFull(folder)
-    return OurvidzError(f"the ledger {path} cannot be written ({exc}); check the folder's permissions")
+    full = as_disk_full(exc, folder)
+    if full is None and shutil.disk_usage(folder).free < 1_000_000:
+        full = DiskFull(folder)
+    return full or OurvidzError(f"the ledger {path} cannot be written ({exc}); check the folder's permissions")
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 class Database:
@@ -50,9 +65,8 @@ class Database:
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        self.conn = conn
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            self._migrate()
+            self._migrate(conn)
         return conn
 
     def _open_read_only(self) -> sqlite3.Connection:
@@ -70,12 +84,13 @@ class Database:
             conn = self._open()
         except sqlite3.OperationalError as exc:
             raise _cannot_write(self.path, exc) from None
+        self.conn.close()
         self.conn, self.degraded = conn, None
 
-    def _migrate(self) -> None:
+    def _migrate(self, conn: sqlite3.Connection) -> None:
         from ourvidz_cli.ledger.migrations import apply
 
-        with self.write() as conn:
+        with _transaction(conn):
             apply(conn)
 
     def close(self) -> None:
@@ -86,14 +101,8 @@ class Database:
         if self.degraded is not None:
             self._recover()
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(self.conn):
                 yield self.conn
-            except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             full = as_disk_full(exc, self.path.parent)
             if full is None:

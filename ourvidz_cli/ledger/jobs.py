@@ -67,5 +67,5 @@ def job_row(spec: Any, status: str, extra: dict[str, Any]) -> dict[str, Any]:
         "config": json.dumps(config.to_dict(), sort_keys=True), "priority": spec.priority, "attempts": 0,
         "max_attempts": spec.max_attempts, "created_at": time.time(), "rerun_of": spec.rerun_of,
         "model_key": config.model.source, "enhancer_key": config.enhancer.source if config.enhancer else None,
-        "enhance_key": enhance_key, "enhanced_prompt": getattr(spec, "enhanced_prompt", None), **extra,
+        "enhance_key": enhance_key, "enhanced_prompt": spec.enhanced_prompt, **extra,
     }

@@ -91,11 +91,11 @@ class SqliteJobQueue:
             ).fetchone()
         return decode_job(row)
 
-    def pending_enhancements(self) -> list[Job]:
+    def pending_enhancements(self, limit: int) -> list[Job]:
         rows = self.db.conn.execute(
             "SELECT * FROM jobs WHERE status = 'queued' AND enhancer_key IS NOT NULL AND enhanced_prompt IS NULL "
-            "AND NOT EXISTS "
-            "(SELECT 1 FROM enhancements e WHERE e.key = jobs.enhance_key) ORDER BY priority, created_at, id"
+            "AND NOT EXISTS (SELECT 1 FROM enhancements e WHERE e.key = jobs.enhance_key) "
+            "ORDER BY priority, created_at, id LIMIT ?", [limit]
         )
         return [decode_job(r) for r in rows]  # type: ignore[misc]
 

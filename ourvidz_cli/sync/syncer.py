@@ -204,23 +204,28 @@ class Syncer:
         return [self._setup_bucket(bucket) for bucket in self.catalog.buckets.values()]
 
     def _setup_bucket(self, bucket: Any) -> dict[str, Any]:
-        assert self.client is not None
-        limit = int(bucket.max_mb * 2**20) if bucket.max_mb else None
         out: dict[str, Any] = {"bucket": bucket.name, "created": False, "limit_mb": bucket.max_mb, "problem": None}
         try:
-            try:
-                out["created"] = self.client.create_bucket(bucket.name, bucket.public, limit, list(bucket.mime))
-            except SupabaseError as exc:
-                if exc.code != "413":
-                    raise
-                out["created"] = self.client.create_bucket(bucket.name, bucket.public, None, list(bucket.mime))
-                out["limit_mb"] = None
-                out["warning"] = (f"the project's global upload limit is below the {bucket.max_mb:g} MB this bucket "
-                                  "wants: created under the global limit, and larger files will be skipped; raise "
-                                  "the limit in the dashboard (Storage > Settings) for them")
+            self._create_bucket(bucket, out)
         except SupabaseError as exc:
             out["problem"] = f"{exc}"
         return out
+
+    def _create_bucket(self, bucket: Any, out: dict[str, Any]) -> None:
+        """Create with the catalog's limit; above the project's global limit (413), under the global one."""
+        assert self.client is not None
+        limit = int(bucket.max_mb * 2**20) if bucket.max_mb else None
+        try:
+            out["created"] = self.client.create_bucket(bucket.name, bucket.public, limit, list(bucket.mime))
+            return
+        except SupabaseError as exc:
+            if exc.code != "413":
+                raise
+        out["created"] = self.client.create_bucket(bucket.name, bucket.public, None, list(bucket.mime))
+        out["limit_mb"] = None
+        out["warning"] = (f"the project's global upload limit is below the {bucket.max_mb:g} MB this bucket "
+                          "wants: created under the global limit, and larger files will be skipped; raise "
+                          "the limit in the dashboard (Storage > Settings) for them")
 
     def url(self, asset_id: int, expires_s: int) -> str:
         assert self.client is not None
