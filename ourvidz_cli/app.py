@@ -89,7 +89,9 @@ class App:
 
     def enqueue_file(self, path: Path, defaults: dict[str, Any]) -> list[int]:
         """Validate every line first; a bad line means no job from the file is queued."""
+        return self.ledger.queue.add(self.specs_from_file(path, defaults))
 
+    def specs_from_file(self, path: Path, defaults: dict[str, Any]) -> list[JobSpec]:
         from ourvidz_cli.catalog.jobfile import read_jobs
 
         specs = []
@@ -102,7 +104,7 @@ class App:
                 specs.append(self.resolve(str(job_type), prompt, fields))
             except UsageError as exc:
                 raise UsageError(f"{path}:{line}: {exc}; nothing was queued") from None
-        return self.ledger.queue.add(specs)
+        return specs
 
     def rerun_spec(self, job_id: int, seed: Any = None) -> JobSpec:
         from ourvidz_cli.catalog.resolve import respec

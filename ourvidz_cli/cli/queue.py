@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ourvidz_cli.cli import remote
 from ourvidz_cli.cli.jobs import job_row
 from ourvidz_cli.cli.options import (
     BudgetOpt,
@@ -28,10 +29,12 @@ from ourvidz_cli.cli.options import (
     overrides,
 )
 from ourvidz_cli.cli.output import emit_json, err_console, out_console, table, when
+from ourvidz_cli.cli.remote import QueueOpt
 from ourvidz_cli.cli.root import sub_app, workspace
 from ourvidz_cli.cli.run import RunFlags, make_runner, sigterm_as_interrupt
 from ourvidz_cli.errors import UsageError
 from ourvidz_cli.queue import STATUSES
+from ourvidz_cli.remote.transport import queue_url
 
 queue_app = sub_app("Queue jobs and run them in batches.")
 
@@ -50,20 +53,22 @@ def queue_add(
     guidance: GuidanceOpt = None,
     priority: PriorityOpt = None,
     enhance: EnhanceOpt = False,
+    queue: QueueOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Queue one job, or every job in a file; prints the new job ids."""
     ws = workspace()
     opts = overrides(steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count,
                      guidance=guidance, priority=priority, enhance=enhance or None)
-    if file is not None:
-        if job_type or prompt:
-            raise UsageError("give either TYPE PROMPT or --file, not both")
-        ids = ws.enqueue_file(file, opts)
-    else:
-        if job_type is None or prompt is None:
-            raise UsageError("give TYPE and PROMPT, or --file jobs.jsonl")
-        ids = ws.enqueue(job_type, prompt, opts)
+    if file is not None and (job_type or prompt):
+        raise UsageError("give either TYPE PROMPT or --file, not both")
+    if file is None and (job_type is None or prompt is None):
+        raise UsageError("give TYPE and PROMPT, or --file jobs.jsonl")
+    url = queue_url(queue)
+    if url is not None:
+        remote.add(ws, url, job_type, prompt, file, opts, as_json)
+        return
+    ids = ws.enqueue_file(file, opts) if file is not None else ws.enqueue(job_type, prompt, opts)
     if as_json:
         emit_json({"job_ids": ids})
     else:
@@ -149,13 +154,31 @@ def queue_list(
 
 
 @queue_app.command("cancel")
-def queue_cancel(job_id: JobIdArg, as_json: JsonOpt = False) -> None:
+def queue_cancel(
+    job_id: Annotated[str, typer.Argument(help="Job id (a shared queue's job id with --queue).")],
+    queue: QueueOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Cancel a queued job, or stop a running one at its next step."""
-    result = workspace().ledger.queue.cancel(job_id)
+    url = queue_url(queue)
+    if url is not None:
+        remote.cancel(url, job_id, as_json)
+        return
+    result = workspace().ledger.queue.cancel(remote.local_id(job_id))
     if as_json:
-        emit_json({"job_id": job_id, "result": result})
+        emit_json({"job_id": int(job_id), "result": result})
     else:
         print(f"job {job_id}: {result}")
+
+
+@queue_app.command("status")
+def queue_status(queue: QueueOpt = None, as_json: JsonOpt = False) -> None:
+    """A shared queue's depth per list, its workers and what each holds, dead workers, dead letters."""
+    url = queue_url(queue)
+    if url is None:
+        raise UsageError("queue status reads a shared queue: give --queue URL (or OURVIDZ_QUEUE); "
+                         "'ourvidz queue list' and 'ourvidz stats' show this machine's")
+    remote.status(url, as_json)
 
 
 @queue_app.command("retry")

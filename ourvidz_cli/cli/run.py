@@ -47,7 +47,8 @@ class RunFlags:
             check_device_name(self.device)
 
 
-def make_runner(app: App, flags: RunFlags) -> Any:
+def make_runner(app: App, flags: RunFlags, queue: Any = None, worker: Any = None) -> Any:
+    """A runner on `queue` (default: the ledger's own queue) as `worker` (default: a new identity)."""
     from ourvidz_cli.cli.progress import ConsoleReporter
     from ourvidz_cli.engine.runner import Runner, RunOptions
     from ourvidz_cli.queue import Worker
@@ -56,7 +57,7 @@ def make_runner(app: App, flags: RunFlags) -> Any:
     reporter = ConsoleReporter()
     options = RunOptions(device=flags.device, vram_budget=flags.vram_budget, order=flags.order,
                          max_wait_s=flags.max_wait_s, compile=flags.compile, enhance_batch=flags.enhance_batch)
-    runner = Runner(app.ledger.queue, app.home, Worker(), app.ledger.enhancements, reporter, options,
+    runner = Runner(queue or app.ledger.queue, app.home, worker or Worker(), app.ledger.enhancements, reporter, options,
                     app.engine(flags.device, flags.vram_budget, flags.compile, on_start=reporter.phase))
     runner.after_job = sync_hook(app) if flags.sync else None
     return runner

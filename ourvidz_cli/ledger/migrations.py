@@ -182,6 +182,14 @@ def m007_sync(db: sqlite_utils.Database) -> None:
     )
 
 
+@migration
+def m008_remote(db: sqlite_utils.Database) -> None:
+    # A job taken from a remote queue (Redis) is kept here too, so the library commands see it; `origin`
+    # names that queue (never with credentials) and keeps such rows out of local claims, `origin_meta`
+    # holds the item's fields this tool does not use (the seed's backend may send more than we know).
+    _add_columns(db, "jobs", {"origin": str, "origin_meta": str})
+
+
 def apply(conn: Any) -> list[str]:
     """Apply every migration not yet recorded on a sqlite3 connection; the caller holds the write lock."""
     import sqlite_utils

@@ -7,6 +7,7 @@ overwrite the work of the one that took over.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,8 @@ from ourvidz_cli.queue import CANCELED, COMPLETED, FAILED, QUEUED, RUNNING, Clai
 if TYPE_CHECKING:
     from ourvidz_cli.catalog.resolve import JobSpec
 
-_PICK_FIFO = "SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at, id LIMIT 1"
+# Rows with an `origin` belong to a remote queue: only that queue hands them out.
+_PICK_FIFO = "SELECT id FROM jobs WHERE status = 'queued' AND origin IS NULL ORDER BY created_at, id LIMIT 1"
 
 
 def _pick_smart(resident: int) -> str:
@@ -32,7 +34,7 @@ def _pick_smart(resident: int) -> str:
         WITH served AS (SELECT model_key, max(started_at) AS at FROM jobs
                         WHERE started_at IS NOT NULL GROUP BY model_key)
         SELECT jobs.id FROM jobs LEFT JOIN served ON served.model_key = jobs.model_key
-        WHERE jobs.status = 'queued'
+        WHERE jobs.status = 'queued' AND jobs.origin IS NULL
         ORDER BY {waited_from} < ? DESC, CASE WHEN {waited_from} < ? THEN {waited_from} END,
             jobs.priority,
             (jobs.model_key NOT IN ({marks}))
@@ -67,6 +69,25 @@ class SqliteJobQueue:
             job_id = self.db.insert(conn, "jobs", job_row(spec, RUNNING, held))
         return self.jobs.get(job_id)
 
+    def adopt(self, spec: JobSpec, uuid: str, origin: str, meta: dict[str, Any], attempt: int, worker: Worker,
+              lease_s: float) -> Job:
+        """A job taken from a remote queue, held by `worker`: one row per remote job (by its id), reused by
+        every attempt this machine makes at it."""
+        now = time.time()
+        held = {"attempts": attempt, "started_at": now, "worker": worker.id, "worker_host": worker.host,
+                "worker_pid": worker.pid, "lease_expires_at": now + lease_s, "origin": origin,
+                "origin_meta": json.dumps(meta, sort_keys=True) if meta else None}
+        row = {**job_row(spec, RUNNING, held), "uuid": uuid}
+        cols = ", ".join(row)
+        with self.db.write() as conn:
+            conn.execute(f"INSERT INTO jobs ({cols}) VALUES ({', '.join('?' for _ in row)}) ON CONFLICT(uuid) DO "
+                         "UPDATE SET status = 'running', worker = excluded.worker, worker_host = excluded.worker_host, "
+                         "worker_pid = excluded.worker_pid, started_at = excluded.started_at, finished_at = NULL, "
+                         "lease_expires_at = excluded.lease_expires_at, attempts = excluded.attempts, error = NULL, "
+                         "cancel_requested = 0", list(row.values()))
+            job_id = conn.execute("SELECT id FROM jobs WHERE uuid = ?", [uuid]).fetchone()[0]
+        return self.jobs.get(job_id)
+
     # -- the worker's side ----------------------------------------------------------------------
 
     def claim(self, worker: Worker, lease_s: float, order: ClaimOrder | None = None) -> Job | None:
@@ -93,7 +114,8 @@ class SqliteJobQueue:
 
     def pending_enhancements(self, limit: int) -> list[Job]:
         rows = self.db.conn.execute(
-            "SELECT * FROM jobs WHERE status = 'queued' AND enhancer_key IS NOT NULL AND enhanced_prompt IS NULL "
+            "SELECT * FROM jobs WHERE status = 'queued' AND origin IS NULL AND enhancer_key IS NOT NULL "
+            "AND enhanced_prompt IS NULL "
             "AND NOT EXISTS (SELECT 1 FROM enhancements e WHERE e.key = jobs.enhance_key) "
             "ORDER BY priority, created_at, id LIMIT ?", [limit]
         )
@@ -171,7 +193,7 @@ class SqliteJobQueue:
         now = time.time()
         stale = []
         for row in self.db.conn.execute(
-            "SELECT id, worker, worker_host, worker_pid, lease_expires_at, attempts, max_attempts "
+            "SELECT id, worker, worker_host, worker_pid, lease_expires_at, attempts, max_attempts, origin "
             "FROM jobs WHERE status = 'running'"
         ).fetchall():
             if row["worker"] == worker.id:
@@ -190,7 +212,9 @@ class SqliteJobQueue:
         with self.db.write() as conn:
             for row, why in stale:
                 attempt = f"attempt {row['attempts']} of {row['max_attempts']}"
-                if row["attempts"] >= row["max_attempts"]:
+                if row["origin"]:  # the remote queue's reaper decides; this row waits for it, inert
+                    status, error = QUEUED, f"{why} during attempt {row['attempts']}; {row['origin']} hands it on"
+                elif row["attempts"] >= row["max_attempts"]:
                     status, error = FAILED, f"{why} during {attempt}; giving up"
                 else:
                     status, error = QUEUED, f"{why} during {attempt}; requeued"

@@ -64,6 +64,10 @@ class State:
         self.faults: list[Fault] = []
         self.log: list[dict[str, Any]] = []
         self.stall_s = 3.0
+        # The seed's job-callback edge function (JWT verification off, as the seed deploys it): every
+        # body it accepted, and the HMAC secret it checks X-Callback-Signature against when set.
+        self.callbacks: list[dict[str, Any]] = []
+        self.callback_secret: str | None = None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -167,6 +171,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if path.startswith("/storage/v1/object/sign/") and self.command == "GET":
             return self._serve_signed()
+        if path == "/functions/v1/job-callback" and self.command == "POST":
+            return self._job_callback()
         if path.startswith("/rest/v1/"):
             if self._authorized(storage=False):
                 self._rest(path.removeprefix("/rest/v1/"))
@@ -189,6 +195,21 @@ class Handler(BaseHTTPRequestHandler):
         self._storage_error("404", "not_found", "unknown route")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_HEAD = do_DELETE = _route  # noqa: N815
+
+    def _job_callback(self) -> None:
+        raw = self._body()
+        secret = self.state.callback_secret
+        if secret is not None:
+            want = "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(self.headers.get("x-callback-signature", ""), want):
+                return self._send(401, {"error": "bad signature"})
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return self._send(400, {"error": "body is not JSON"})
+        with self.state.lock:
+            self.state.callbacks.append({"body": body, "raw": raw, "at": time.time()})
+        self._send(200, {"success": True})
 
     # -- storage -----------------------------------------------------------------------------------
 
