@@ -89,3 +89,17 @@ class Heartbeat(threading.Thread):
             raise JobStopped(canceled=False, reason=self.lost_reason)
         if self.canceled.is_set():
             raise JobStopped(canceled=True)
+
+
+def settle(write: Callable[[], bool], within_s: float, pause_s: float = 0.5) -> bool:
+    """A job's final status write, retried while the ledger is briefly unavailable (locked, a full disk
+    freed, a table being migrated) for up to `within_s`; False when it never went through, and the lease
+    expiry then hands the job on."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            return write()
+        except Exception:  # noqa: BLE001  retried; what it was is in the job's log already
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(pause_s)

@@ -21,7 +21,7 @@ from ourvidz_cli.catalog.job import JobConfig
 from ourvidz_cli.catalog.resolve import JobSpec
 from ourvidz_cli.engine import oom
 from ourvidz_cli.engine.handle import EngineHandle
-from ourvidz_cli.engine.heartbeat import Heartbeat, JobStopped
+from ourvidz_cli.engine.heartbeat import Heartbeat, JobStopped, settle
 from ourvidz_cli.engine.report import Outcome, Reporter, SilentReporter
 from ourvidz_cli.errors import Interrupted, OurvidzError, as_disk_full
 from ourvidz_cli.library import joblog, outputs
@@ -96,9 +96,12 @@ class Runner:
             if full is not None:  # not the job's fault, and the next job would fail too: stop the run
                 self._give_back(job_id, str(full))
                 raise full from None
-            outcome.error = _one_line(exc)
-            self.queue.fail(job_id, self.worker, outcome.error)
             self._log(job_id, "failed:\n" + "".join(traceback.format_exception(exc)))
+            if beat.lost.is_set():  # the ledger refused this job's writes as well as its renewals
+                self._stopped(job_id, JobStopped(False, beat.lost_reason), outcome)
+            else:
+                outcome.error = _one_line(exc)
+                settle(lambda: self.queue.fail(job_id, self.worker, outcome.error or ""), self.lease_s)
         finally:
             beat.stopping.set()
             beat.join(timeout=5)
@@ -127,11 +130,7 @@ class Runner:
             outcome.status, outcome.error = CANCELED, "canceled while running"
         else:
             error = f"stopped: {stop.reason or 'lease lost'}"
-            try:
-                failed_here = self.queue.fail(job_id, self.worker, error)
-            except Exception:  # noqa: BLE001  the ledger still refuses: the lease expiry hands the job on
-                failed_here = False
-            if failed_here:
+            if settle(lambda: self.queue.fail(job_id, self.worker, error), self.lease_s):
                 outcome.status, outcome.error = FAILED, error
             else:
                 outcome.status, outcome.error = QUEUED, f"{error}; another worker holds it now and will finish it"

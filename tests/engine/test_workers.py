@@ -181,5 +181,5 @@ def test_failing_renewals_are_logged_and_a_lost_lease_fails_the_job(cli, home: P
     assert proc.returncode == 1, err
     assert "lease renewal failed (1 so far)" in err and "lease lost" in err
     (job,) = jobs(home)
-    assert job["status"] == "failed" and job["error"].startswith("stopped: the lease could not be renewed")
+    assert job["status"] == "failed" and job["error"].startswith("stopped: the lease could not be renewed"), err
     assert "lease renewal failed" in (home / "logs" / "1.log").read_text()
