@@ -127,3 +127,13 @@ def test_routing_prefers_the_loaded_models_queue_until_the_other_head_waited_too
     push_specs(rq, app.catalog, specs[1:], None)
     time.sleep(0.3)  # the SDXL head has now waited past a 0.2 s bound
     assert queue.claim(worker, 30, ClaimOrder(resident=(wan,), max_wait_s=0.2))["type"] == "sdxl_image_fast"
+
+
+def test_models_option_picks_the_queues_a_machine_serves(app: App) -> None:
+    from ourvidz_cli.errors import UsageError
+    from ourvidz_cli.remote.worker_queue import served_queues
+
+    assert served_queues(app.catalog, ["sdxl"]) == ("sdxl_queue",)
+    assert served_queues(app.catalog, None) == ("sdxl_queue", "wan_queue")
+    with pytest.raises(UsageError, match="qwen"):
+        served_queues(app.catalog, ["sdxl", "qwen"])
