@@ -61,6 +61,13 @@ def test_old_ledger_lists_and_shows(old_home: Path, cli: Callable[..., Result]) 
     assert cli("stats", "--json").code == 0 and cli("gallery", "--json").code == 0
 
 
+def same_pixels(a: object, b: object) -> bool:
+    """Equal to within one level in under 0.1% of values: a newer diffusers/torch may round a float
+    differently (diffusers 0.42.1 moved one value of 12,288 by one level), which is not a different image."""
+    x, y = np.asarray(a).astype(int), np.asarray(b).astype(int)
+    return x.shape == y.shape and int(np.abs(x - y).max()) <= 1 and int((x != y).sum()) <= x.size // 1000
+
+
 def test_old_ledger_reruns_to_the_same_pixels_and_runs_its_queue(old_home: Path, cli: Callable[..., Result]) -> None:
     old = {a["job_id"]: [] for a in cli("assets", "list", "--json").json()}
     for a in sorted(cli("assets", "list", "--json").json(), key=lambda a: (a["job_id"], a["idx"])):
@@ -68,12 +75,12 @@ def test_old_ledger_reruns_to_the_same_pixels_and_runs_its_queue(old_home: Path,
     sdxl = cli("--smoke", "rerun", "1", "--json")
     assert sdxl.code == 0, sdxl.err
     for before, after in zip(old[1], sdxl.json()["outputs"], strict=True):
-        assert np.array_equal(np.asarray(Image.open(before)), np.asarray(Image.open(after)))
+        assert same_pixels(Image.open(before), Image.open(after))
     video = cli("--smoke", "rerun", "2", "--json").json()
-    assert np.array_equal(frames(old[2][0]), frames(video["outputs"][0]))
+    assert same_pixels(frames(old[2][0]), frames(video["outputs"][0]))
     enhanced = cli("--smoke", "rerun", "3", "--json").json()
     assert enhanced["enhanced_prompt"] == cli("jobs", "show", "3", "--json").json()["enhanced_prompt"]
-    assert np.array_equal(np.asarray(Image.open(old[3][0])), np.asarray(Image.open(enhanced["outputs"][0])))
+    assert same_pixels(Image.open(old[3][0]), Image.open(enhanced["outputs"][0]))
     ran = cli("--smoke", "queue", "run", "--json")
     assert ran.code == 0 and [j["job_id"] for j in ran.json()["jobs"]] == [4]
 
