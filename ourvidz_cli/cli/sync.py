@@ -15,19 +15,24 @@ sync_app = sub_app("Push outputs and job records to Supabase (SUPABASE_URL, SUPA
                    invoke_without_command=True)
 
 
+def client_for(config: Any) -> Any:
+    """A Supabase client with the environment's timeout, retries and backoff."""
+    from ourvidz_cli.sync.client import Client
+
+    env = os.environ
+    return Client(config, timeout=float(env.get("OURVIDZ_SUPABASE_TIMEOUT", "30")),
+                  retries=int(env.get("OURVIDZ_SUPABASE_RETRIES", "5")),
+                  backoff_s=float(env.get("OURVIDZ_SUPABASE_BACKOFF", "0.5")))
+
+
 def syncer(online: bool = True) -> Any:
     """A Syncer for this data home; online needs the environment's Supabase settings."""
-    from ourvidz_cli.sync.client import Client, SupabaseConfig
+    from ourvidz_cli.sync.client import SupabaseConfig
     from ourvidz_cli.sync.syncer import Syncer
 
     ws = workspace()
     config = SupabaseConfig.from_env() if online else None
-    client = None
-    if config is not None:
-        env = os.environ
-        client = Client(config, timeout=float(env.get("OURVIDZ_SUPABASE_TIMEOUT", "30")),
-                        retries=int(env.get("OURVIDZ_SUPABASE_RETRIES", "5")),
-                        backoff_s=float(env.get("OURVIDZ_SUPABASE_BACKOFF", "0.5")))
+    client = client_for(config) if config is not None else None
     owner = config.owner if config else "00000000-0000-0000-0000-000000000000"
     return Syncer(ws.ledger, ws.home, ws.catalog, client, owner,
                   say=lambda text: err_console().print(text, style="dim"))

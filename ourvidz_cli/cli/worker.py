@@ -20,7 +20,8 @@ STRANDED = ("a worker on a shared queue needs SUPABASE_URL and SUPABASE_SERVICE_
 
 
 def _supabase(local_results: bool) -> tuple[Any, str]:
-    from ourvidz_cli.sync.client import Client, SupabaseConfig
+    from ourvidz_cli.cli.sync import client_for
+    from ourvidz_cli.sync.client import SupabaseConfig
 
     if local_results:
         return None, "00000000-0000-0000-0000-000000000000"
@@ -28,12 +29,7 @@ def _supabase(local_results: bool) -> tuple[Any, str]:
         config = SupabaseConfig.from_env()
     except UsageError:
         raise UsageError(STRANDED) from None
-    import os
-
-    client = Client(config, timeout=float(os.environ.get("OURVIDZ_SUPABASE_TIMEOUT", "30")),
-                    retries=int(os.environ.get("OURVIDZ_SUPABASE_RETRIES", "5")),
-                    backoff_s=float(os.environ.get("OURVIDZ_SUPABASE_BACKOFF", "0.5")))
-    return client, config.owner
+    return client_for(config), config.owner
 
 
 def _build(url: str, models: str | None, local_results: bool, flags: RunFlags) -> tuple[Any, Any, Any]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ourvidz_cli.remote import scripts
+from ourvidz_cli.remote.items import item_id
 from ourvidz_cli.remote.transport import Transport
 
 QUEUES = ("sdxl_queue", "wan_queue")
@@ -152,7 +153,7 @@ class RedisQueue:
         workers = []
         for w in sorted(self.t.execute("SMEMBERS", self.key("workers")) or []):
             info = self.t.execute("GET", self.key("worker", w))
-            jobs = [_id_of(raw) for raw in self.in_flight(w)]
+            jobs = [item_id(raw) for raw in self.in_flight(w)]
             workers.append({"worker": w, "alive": info is not None, **(json.loads(info) if info else {}),
                             "in_flight": jobs})
         dead = [json.loads(e) for e in self.t.execute("LRANGE", self.key("dead"), 0, dead_limit - 1) or []]
@@ -165,9 +166,3 @@ class RedisQueue:
     def head_created_at(self, queue: str) -> str | None:
         """The raw head item (the next to be claimed), for the routing's wait bound."""
         return self.t.execute("LINDEX", queue, -1)
-
-
-def _id_of(raw: str) -> str | None:
-    from ourvidz_cli.remote.items import item_id
-
-    return item_id(raw)
