@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from ourvidz_cli.catalog.fingerprint import fingerprint
 from ourvidz_cli.catalog.job import EnhanceSpec, JobConfig
 from ourvidz_cli.catalog.load import check_shape, parse_size
 from ourvidz_cli.catalog.schema import LIMITS, MAX_PROMPT_CHARS, MAX_SEED, MIME_BY_OUTPUT, Catalog, JobType, Model
@@ -31,6 +32,8 @@ class JobSpec:
     # A rerun reuses the answer Qwen gave the original job, so the same prompt reaches the model even
     # when the cache lacks it (a moved home, a cleared cache, other Qwen weights).
     enhanced_prompt: str | None = None
+    # Set when the seed is fixed (given, or a rerun's): the same request again can reuse the outputs.
+    fingerprint: str | None = None
 
     @property
     def negative(self) -> str:
@@ -107,9 +110,10 @@ def respec(job: dict[str, Any], seed: Any = None) -> JobSpec:
     config: JobConfig = job["config"]
     if seed is not None:
         config = config.with_seed(parse_seed(seed))
+    enhanced = job.get("enhanced_prompt") if config.enhancer is not None else None
     return JobSpec(job_type=job["type"], prompt=job["prompt"], priority=job["priority"],
-                   max_attempts=job["max_attempts"], config=config, rerun_of=job["id"],
-                   enhanced_prompt=job.get("enhanced_prompt") if config.enhancer is not None else None)
+                   max_attempts=job["max_attempts"], config=config, rerun_of=job["id"], enhanced_prompt=enhanced,
+                   fingerprint=fingerprint(job["prompt"], config, enhanced))
 
 
 def _shape(jt: JobType, model: Model, over: dict[str, Any]) -> tuple[int, int, int | None]:
@@ -174,4 +178,5 @@ def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[s
         negative=str(over.get("negative", jt.negative)), seed=seed, output=jt.output,
         mime=MIME_BY_OUTPUT[jt.output], bucket=jt.bucket, smoke=catalog.smoke, catalog=str(catalog.path),
     )
-    return JobSpec(job_type=jt.name, prompt=text, priority=priority, max_attempts=max_attempts, config=config)
+    return JobSpec(job_type=jt.name, prompt=text, priority=priority, max_attempts=max_attempts, config=config,
+                   fingerprint=fingerprint(text, config, None) if "seed" in over else None)

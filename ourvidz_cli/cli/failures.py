@@ -21,6 +21,8 @@ def describe(exc: BaseException, home: Path | None) -> tuple[str, int] | None:
         return f"error: the ledger in {where} stayed locked by another ourvidz process for 30 s ({exc}); retry", 1
     damaged = type(exc) is sqlite3.DatabaseError or (  # not a busy or full database: the file itself
         isinstance(exc, sqlite3.DatabaseError) and any(s in str(exc) for s in ("malformed", "Could not decode")))
+    # Text the ledger wrote was valid UTF-8; bytes that no longer decode are a damaged page, not input.
+    damaged = damaged or (isinstance(exc, UnicodeDecodeError) and _raised_in_ledger(exc))
     if damaged:
         return (f"error: the ledger {where / 'ledger.db'} is damaged ({exc}); 'ourvidz doctor' shows what it can "
                 "still read; restore it from a backup, or move it aside to start a new one"), 2
@@ -30,6 +32,16 @@ def describe(exc: BaseException, home: Path | None) -> tuple[str, int] | None:
         return (f"error: input that is not valid UTF-8 ({getattr(exc, 'reason', exc)}); check the terminal's or "
                 "file's encoding"), 2
     return None
+
+
+def _raised_in_ledger(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        folder = Path(tb.tb_frame.f_code.co_filename).parent
+        if (folder.parent.name, folder.name) == ("ourvidz_cli", "ledger"):
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _os_error(exc: OSError, where: Path) -> tuple[str, int] | None:

@@ -1,4 +1,5 @@
-"""`ourvidz generate` and `ourvidz rerun`: run one job now, in this process, through one shared path."""
+"""`ourvidz generate` and `ourvidz rerun`: run one job now, through one shared path (a warm worker on this
+data home when one is running, else this process)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ourvidz_cli.cli.options import (
     GuidanceOpt,
     JsonOpt,
     NegOpt,
+    NoWorkerOpt,
     SeedOpt,
     SizeOpt,
     StepsOpt,
@@ -43,14 +45,20 @@ def generate(
     vram_budget: BudgetOpt = None,
     compile_: CompileOpt = False,
     sync: SyncOpt = False,
+    no_worker: NoWorkerOpt = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Render even when an identical request (same seed and settings) already has outputs.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Generate now, in this process, and print the output paths."""
+    """Generate now and print the output paths (a running 'ourvidz worker' does it warm; a repeat of a
+    finished request with a fixed --seed returns its outputs at once)."""
     ws = workspace()
     spec = ws.resolve(job_type, prompt, overrides(steps=steps, size=size, frames=frames, seed=seed,
                                                   negative=negative, count=count, guidance=guidance,
                                                   enhance=enhance or None))
-    run_now(ws, spec, RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync), as_json)
+    run_now(ws, spec, RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync), as_json,
+            use_worker=not no_worker, reuse=not force)
 
 
 @app.command()
@@ -62,6 +70,7 @@ def rerun(
     vram_budget: BudgetOpt = None,
     compile_: CompileOpt = False,
     sync: SyncOpt = False,
+    no_worker: NoWorkerOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a job again from its stored settings (same seed unless --seed): same model files, same device,
@@ -76,4 +85,5 @@ def rerun(
             print(ids[0])
         return
     flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync)
-    run_now(ws, spec, flags, as_json, extra={"rerun_of": job_id})
+    # A rerun exists to reproduce: it always renders.
+    run_now(ws, spec, flags, as_json, extra={"rerun_of": job_id}, use_worker=not no_worker, reuse=False)

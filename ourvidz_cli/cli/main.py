@@ -22,7 +22,8 @@ app.add_typer(models.models_app, name="models")
 app.add_typer(assets.assets_app, name="assets")
 app.add_typer(projects.project_app, name="project")
 app.add_typer(sync.sync_app, name="sync")
-_REGISTERED = (generate, library, prompts, worker)
+app.add_typer(worker.worker_app, name="worker")
+_REGISTERED = (generate, library, prompts)
 
 
 @app.callback()

@@ -22,6 +22,9 @@ BudgetOpt = Annotated[str | None, typer.Option(
 CompileOpt = Annotated[bool, typer.Option("--compile", help="torch.compile the denoiser (slow first job).")]
 SyncOpt = Annotated[bool, typer.Option("--sync", help="Push each finished job to Supabase (see 'ourvidz sync').")]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cuda, cuda:N, mps or cpu.")]
+NoWorkerOpt = Annotated[bool, typer.Option(
+    "--no-worker", envvar="OURVIDZ_NO_WORKER",
+    help="Run in this process even when a warm 'ourvidz worker' is running on this data home.")]
 JobIdArg = Annotated[int, typer.Argument(help="Job id.")]
 AssetIdArg = Annotated[int, typer.Argument(help="Asset id.")]
 

@@ -69,6 +69,9 @@ def queue_add(
         remote.add(ws, url, job_type, prompt, file, opts, as_json)
         return
     ids = ws.enqueue_file(file, opts) if file is not None else ws.enqueue(job_type, prompt, opts)
+    from ourvidz_cli.warm.handoff import ring_workers
+
+    ring_workers(ws.ledger)
     if as_json:
         emit_json({"job_ids": ids})
     else:

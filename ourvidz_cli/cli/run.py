@@ -33,6 +33,10 @@ class RunFlags:
     max_wait_s: float = 1800.0
     enhance_batch: int = 32
 
+    def settings(self) -> dict[str, Any]:
+        """What a warm worker must have been started with to run this command's job (unset: anything)."""
+        return {"device": self.device, "vram_budget": self.vram_budget, "compile": self.compile}
+
     def check(self) -> None:
         """Bad values are usage errors before any job is claimed or written."""
         if self.vram_budget is not None:
@@ -63,11 +67,21 @@ def make_runner(app: App, flags: RunFlags, queue: Any = None, worker: Any = None
     return runner
 
 
-def run_now(app: App, spec: JobSpec, flags: RunFlags, as_json: bool, extra: dict[str, Any] | None = None) -> None:
-    """Run one job in this process and print its outputs (or one JSON object); exit 1 if it failed."""
-    runner = make_runner(app, flags)  # checks the flags before the job is written
+def run_now(app: App, spec: JobSpec, flags: RunFlags, as_json: bool, extra: dict[str, Any] | None = None,
+            use_worker: bool = True, reuse: bool = True) -> None:
+    """Run one job now: answered from a completed identical job's files (`reuse`), by a warm worker on this
+    ledger if one is live (`use_worker`), else in this process; print its outputs (or one JSON object);
+    exit 1 if it failed."""
+    from ourvidz_cli.cli.handoff import via_worker
+
+    flags.check()  # before the job is written
+    extra = dict(extra or {})
+    outcome = reused(app, spec, extra) if reuse and spec.fingerprint else None
     with sigterm_as_interrupt():
-        outcome = runner.generate_now(spec)
+        if outcome is None and use_worker:
+            outcome = via_worker(app, spec, flags)
+        if outcome is None:
+            outcome = make_runner(app, flags).generate_now(spec)
     if as_json:
         emit_json({**outcome.as_dict(), **(extra or {})})
     else:
@@ -78,6 +92,23 @@ def run_now(app: App, spec: JobSpec, flags: RunFlags, as_json: bool, extra: dict
             err_console().print(f"error: job {outcome.job_id} {outcome.status}: {outcome.error} "
                                 f"(details: ourvidz jobs show {outcome.job_id})")
         raise typer.Exit(1)
+
+
+def reused(app: App, spec: JobSpec, extra: dict[str, Any]) -> Any:
+    """A completed job's outputs for an identical request (its id goes into `extra`), or None."""
+    from ourvidz_cli.engine.report import Outcome
+    from ourvidz_cli.library.reuse import find_reusable
+
+    hit = find_reusable(app.ledger, app.home, spec.fingerprint or "")
+    if hit is None:
+        return None
+    original, paths = hit
+    job_id = app.ledger.queue.add_reused(spec, original)
+    err_console().print(f"job {job_id}: the same request as job {original['id']}, whose outputs are intact; "
+                        "reusing them (--force renders it again)")
+    extra["reused_from"] = original["id"]
+    return Outcome(job_id, spec.job_type, "completed", paths, None, 0.0, original["enhanced_prompt"],
+                   spec.config.smoke)
 
 
 def sync_hook(app: App) -> Any:

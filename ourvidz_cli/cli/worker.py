@@ -1,5 +1,7 @@
-"""`ourvidz worker`: run jobs from a shared Redis queue (the seed's sdxl_queue / wan_queue) until
-stopped, one of any number of machines, each job completed exactly once."""
+"""`ourvidz worker`: run jobs until stopped. By default from this data home's ledger, warm: torch imported
+and models kept loaded between commands, so `generate` hands it its job. With `--queue`, from a shared
+Redis queue (the seed's sdxl_queue / wan_queue), one of any number of machines, each job completed
+exactly once. `ourvidz worker status` lists the warm workers."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ from typing import Annotated, Any
 import typer
 
 from ourvidz_cli.cli.options import BudgetOpt, CompileOpt, DeviceOpt, JsonOpt
-from ourvidz_cli.cli.output import emit_json, err_console, out_console
+from ourvidz_cli.cli.output import emit_json, err_console, out_console, table, when
 from ourvidz_cli.cli.remote import QueueOpt, open_queue
-from ourvidz_cli.cli.root import app, workspace
+from ourvidz_cli.cli.root import sub_app, workspace
 from ourvidz_cli.cli.run import RunFlags, make_runner, sigterm_as_interrupt
 from ourvidz_cli.errors import UsageError
+
+worker_app = sub_app("Run jobs until stopped: this data home's queue, warm for 'generate' (default), or a shared "
+                     "Redis queue (--queue).", invoke_without_command=True)
 
 STRANDED = ("a worker on a shared queue needs SUPABASE_URL and SUPABASE_SERVICE_KEY, or its outputs would be "
             "stranded on this machine; pass --local-results if that is intended")
@@ -56,33 +61,46 @@ def _build(url: str, models: str | None, local_results: bool, flags: RunFlags) -
     return runner, presence, remote
 
 
-@app.command("worker")
+@worker_app.callback()
 def worker(
+    ctx: typer.Context,
     queue: QueueOpt = None,
     models: Annotated[str | None, typer.Option(
-        "--models", help="Model families this machine serves, e.g. sdxl (a 12 GB card) or sdxl,wan (default: all).")
-    ] = None,
+        "--models", help="Shared queue: model families this machine serves, e.g. sdxl (a 12 GB card) or sdxl,wan "
+        "(default: all).")] = None,
+    preload: Annotated[str | None, typer.Option(
+        "--preload", help="Load the models of these job types before taking jobs, e.g. sdxl_image_fast.")] = None,
     max_jobs: Annotated[int | None, typer.Option("--max-jobs", min=1, help="Stop after N jobs.")] = None,
     drain: Annotated[bool, typer.Option("--drain", help="Stop when the queues are empty, not wait for more.")] = False,
     poll: Annotated[float, typer.Option("--poll", min=0.05, help="Seconds between polls of empty queues.")] = 2.0,
     max_wait: Annotated[float, typer.Option(
-        "--max-wait", min=0, help="Seconds the head of a queue whose models are not loaded may wait (from its "
-        "created_at) before this worker switches to it.")] = 1800.0,
+        "--max-wait", min=0, help="Seconds a job whose models are not loaded may wait behind other models' work "
+        "before this worker switches to it.")] = 1800.0,
     local_results: Annotated[bool, typer.Option(
-        "--local-results", help="Keep outputs on this machine: no Supabase upload, no job-callback.")] = False,
+        "--local-results", help="Shared queue: keep outputs on this machine (no Supabase upload, no callback).")
+    ] = False,
     device: DeviceOpt = None,
     vram_budget: BudgetOpt = None,
     compile_: CompileOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run jobs from a shared queue until stopped (Ctrl-C or SIGTERM hands the job in progress back)."""
+    """Run jobs until stopped (Ctrl-C or SIGTERM hands the job in progress back)."""
     from ourvidz_cli.remote.transport import queue_url
 
+    if ctx.invoked_subcommand is not None:
+        return
     url = queue_url(queue)
+    flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, max_wait_s=max_wait,
+                     enhance_batch=0 if url else 32)
     if url is None:
-        raise UsageError("worker needs a shared queue: --queue redis://HOST:6379 (or OURVIDZ_QUEUE, or 'upstash'); "
-                         "'ourvidz queue run' runs this machine's own queue")
-    flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, max_wait_s=max_wait, enhance_batch=0)
+        if models or local_results:
+            raise UsageError("--models and --local-results are for a shared queue (--queue URL); a worker on this "
+                             "data home serves every job type of its catalog")
+        _run_local(flags, preload.split(",") if preload else [], max_jobs, drain, poll, as_json)
+        return
+    if preload:
+        raise UsageError("--preload is for a worker on this data home; a shared-queue worker loads what its "
+                         "queue asks for")
     runner, presence, remote = _build(url, models, local_results, flags)
     err_console().print(f"worker {runner.worker.id} on {remote.redis.display}: serving {', '.join(remote.queues)}")
     presence.start()
@@ -93,8 +111,22 @@ def worker(
     finally:
         presence.stop()
     _report(results, time.perf_counter() - started, runner, as_json)
-    if any(r.status == "failed" for r in results):
-        raise typer.Exit(1)
+
+
+def _run_local(flags: RunFlags, preload: list[str], max_jobs: int | None, drain: bool, poll: float,
+               as_json: bool) -> None:
+    from ourvidz_cli.warm.service import LocalWorker
+
+    ws = workspace()
+    runner = make_runner(ws, flags)  # checks the flags
+    settings = {"device_choice": flags.device, "vram_budget": flags.vram_budget, "compile": flags.compile}
+    say = err_console().print
+    started = time.perf_counter()
+    with sigterm_as_interrupt(), LocalWorker(ws, runner, settings, preload, say) as warm:
+        say(f"worker {warm.id} ready on {ws.ledger.path} ({settings['device']}): 'ourvidz generate' hands its "
+            "jobs here; Ctrl-C stops it")
+        results = runner.run_queue(max_jobs=max_jobs, watch=not drain, poll_s=poll)
+    _report(results, time.perf_counter() - started, runner, as_json)
 
 
 def _report(results: list[Any], wall: float, runner: Any, as_json: bool) -> None:
@@ -102,6 +134,31 @@ def _report(results: list[Any], wall: float, runner: Any, as_json: bool) -> None
     if as_json:
         emit_json({**tally, "jobs_run": len(results), "wall_s": round(wall, 3), "model_loads": runner.model_loads,
                    "worker": runner.worker.id, "jobs": [r.as_dict() for r in results]})
+    else:
+        out_console().print(f"{tally['completed']} completed, {tally['failed']} failed, {tally['canceled']} canceled, "
+                            f"{tally['queued']} handed on in {wall:.1f}s; {runner.model_loads} model load(s)")
+    if tally["failed"]:
+        raise typer.Exit(1)
+
+
+@worker_app.command("status")
+def worker_status(as_json: JsonOpt = False) -> None:
+    """The warm workers on this data home: alive or gone, the models each holds, its job and progress
+    ('ourvidz queue status --queue URL' shows a shared queue's workers)."""
+    from ourvidz_cli.ledger.workers import is_alive
+
+    now = time.time()
+    workers = [{"id": w["id"], "alive": is_alive(w, now), "host": w["host"], "pid": w["pid"],
+                "device": w["settings"].get("device"), "started_at": when(w["started_at"]),
+                "last_beat_s": round(now - w["beat_at"], 1), "resident": w["resident"], "job_id": w["job_id"],
+                "phase": w["phase"], "step": w["step"], "steps": w["steps"]} for w in workspace().ledger.workers.all()]
+    if as_json:
+        emit_json(workers)
         return
-    out_console().print(f"{tally['completed']} completed, {tally['failed']} failed, {tally['canceled']} canceled, "
-                        f"{tally['queued']} handed on in {wall:.1f}s; {runner.model_loads} model load(s)")
+    if not workers:
+        err_console().print("no warm worker on this data home; start one with 'ourvidz worker'")
+        return
+    table(("worker", "state", "device", "models loaded", "job", "progress"),
+          [[w["id"], "live" if w["alive"] else f"gone ({w['last_beat_s']:.0f}s silent)", str(w["device"]),
+            "\n".join(w["resident"]) or "-", str(w["job_id"] or "idle"),
+            (f"{w['phase'] or ''} {w['step']}/{w['steps']}" if w["step"] else w["phase"] or "")] for w in workers])

@@ -22,6 +22,7 @@ from ourvidz_cli.catalog.resolve import JobSpec
 from ourvidz_cli.engine import oom
 from ourvidz_cli.engine.handle import EngineHandle
 from ourvidz_cli.engine.heartbeat import Heartbeat, JobStopped, settle
+from ourvidz_cli.engine.prompt_stage import PromptStage
 from ourvidz_cli.engine.report import Outcome, Reporter, SilentReporter
 from ourvidz_cli.errors import Interrupted, OurvidzError, as_disk_full
 from ourvidz_cli.library import joblog, outputs
@@ -57,8 +58,13 @@ class Runner:
         o = self.options
         self.engine = engine or EngineHandle(o.device, o.vram_budget, o.compile, on_start=self.reporter.phase)
         self.lease_s = lease_seconds()
-        self.batched_enhancements = 0
+        self.prompts = PromptStage(self)
         self.after_job: Callable[[Outcome], None] | None = None  # e.g. push the finished job to Supabase
+        self.wait_idle: Callable[[float], None] = time.sleep  # a warm worker wakes early when rung
+
+    @property
+    def batched_enhancements(self) -> int:
+        return self.prompts.batched
 
     @property
     def model_loads(self) -> int:
@@ -68,7 +74,7 @@ class Runner:
     def evictions(self) -> int:
         return self.engine.evictions
 
-    def _log(self, job_id: int, text: str) -> None:
+    def log(self, job_id: int, text: str) -> None:
         joblog.append(self.home, job_id, text)
 
     # -- one job -------------------------------------------------------------------------------
@@ -77,7 +83,7 @@ class Runner:
         """Run a job this worker already holds, to completed, failed, canceled or back to queued."""
         job_id, config = job["id"], job["config"]
         self.reporter.job_started(job)
-        self._log(job_id, f"attempt {job['attempts']} by {self.worker.id}: {job['type']} "
+        self.log(job_id, f"attempt {job['attempts']} by {self.worker.id}: {job['type']} "
                           f"{json.dumps(config.to_dict())}")
         beat = Heartbeat(self.queue, job_id, self.worker, self.lease_s, on_problem=lambda t: self._warn(job_id, t))
         beat.start()
@@ -89,14 +95,14 @@ class Runner:
             self._stopped(job_id, stop, outcome)
         except KeyboardInterrupt:
             self.queue.release(job_id, self.worker, "interrupted (Ctrl-C or SIGTERM); back in the queue")
-            self._log(job_id, "interrupted; released back to the queue")
+            self.log(job_id, "interrupted; released back to the queue")
             raise
         except Exception as exc:  # noqa: BLE001  any failure of the job is recorded on it, not raised
             full = as_disk_full(exc, self.home)
             if full is not None:  # not the job's fault, and the next job would fail too: stop the run
                 self._give_back(job_id, str(full))
                 raise full from None
-            self._log(job_id, "failed:\n" + "".join(traceback.format_exception(exc)))
+            self.log(job_id, "failed:\n" + "".join(traceback.format_exception(exc)))
             if beat.lost.is_set():  # the ledger refused this job's writes as well as its renewals
                 self._stopped(job_id, JobStopped(False, beat.lost_reason), outcome)
             else:
@@ -112,7 +118,7 @@ class Runner:
     def _warn(self, job_id: int, text: str) -> None:
         self.reporter.phase(f"job {job_id}: {text}")
         try:
-            self._log(job_id, text)
+            self.log(job_id, text)
         except OSError:  # the disk that broke the ledger may refuse the log too; the console has it
             pass
 
@@ -150,10 +156,10 @@ class Runner:
                     assets = self._stages(job, beat, outcome, timings)
                 finally:
                     for w in caught:
-                        self._log(job_id, f"warning: {w.category.__name__}: {w.message}")
+                        self.log(job_id, f"warning: {w.category.__name__}: {w.message}")
         finally:
             measures = {"device": device, "peak_mem_mb": peak.mb, "mem_kind": peak.kind, **timings}
-            self._log(job_id, "measures: " + ", ".join(
+            self.log(job_id, "measures: " + ", ".join(
                 f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in measures.items()))
         try:
             completed = self.queue.complete(job_id, self.worker, assets, **measures)
@@ -164,53 +170,20 @@ class Runner:
             raise JobStopped(canceled=False)
         outcome.status = COMPLETED
         outcome.outputs = [str(self.home / a["path"]) for a in assets]
-        self._log(job_id, f"completed: {len(assets)} output(s)")
-
-    def _enhance(self, job: Job, beat: Heartbeat, timings: dict[str, float]) -> tuple[str, float]:
-        """The prompt to generate with, and the seconds spent loading the enhancer."""
-        from ourvidz_cli.prompts.enhancer import Enhancer
-
-        job_id, config = job["id"], job["config"]
-        enhancer = Enhancer(self.cache, self.engine)
-        result = enhancer.enhance(config.enhancer, config.enhance, job["prompt"], on_phase=self.reporter.phase)
-        if not result.cached:
-            self._batch_enhance(enhancer, job_id, beat)
-        timings["enhance_s"] = result.seconds
-        beat.check()
-        self.queue.record(job_id, self.worker, enhanced_prompt=result.output, enhance_note=result.note,
-                          enhance_s=result.seconds, enhance_cached=int(result.cached))
-        self._log(job_id, f"enhanced prompt ({config.enhance.target}{', from cache' if result.cached else ''}): "
-                          f"{result.output!r}" + (f" ({result.note})" if result.note else ""))
-        if result.raw is not None:
-            self._log(job_id, f"enhancer's raw answer: {result.raw!r}")
-        return result.output, result.load_s
-
-    def _prompt(self, job: Job, beat: Heartbeat, timings: dict[str, float], outcome: Outcome) -> tuple[str, float]:
-        """The prompt to generate with (enhanced when the job asks for it), and seconds spent loading Qwen."""
-        config = job["config"]
-        if config.enhancer is None or config.enhance is None:
-            return job["prompt"], 0.0
-        if job.get("enhanced_prompt"):  # a rerun, or an attempt after one that already asked Qwen
-            origin = f"job {job['rerun_of']}" if job.get("rerun_of") else "an earlier attempt"
-            self._log(job["id"], f"enhanced prompt kept from {origin}: {job['enhanced_prompt']!r}")
-            outcome.enhanced_prompt = job["enhanced_prompt"]
-            return job["enhanced_prompt"], 0.0
-        prompt, load_s = self._enhance(job, beat, timings)
-        outcome.enhanced_prompt = prompt
-        return prompt, load_s
+        self.log(job_id, f"completed: {len(assets)} output(s)")
 
     def _stages(self, job: Job, beat: Heartbeat, outcome: Outcome, timings: dict[str, float]) -> list[dict[str, Any]]:
         """Enhance, load, generate, write; each stage's seconds go into `timings` as it ends."""
         from ourvidz_cli.engine.families.request import GenRequest
 
         job_id, config = job["id"], job["config"]
-        prompt, load_s = self._prompt(job, beat, timings, outcome)
+        prompt, load_s = self.prompts.prompt(job, beat, timings, outcome)
         model = config.model
         self.reporter.phase(f"loading {model.name}")
         pipe, seconds = self.engine.get(model)
         mode = self.engine.engine.mode(model)
         if mode not in (None, "full"):
-            self._log(job_id, f"model {model.name} placed as {mode} to fit the memory budget")
+            self.log(job_id, f"model {model.name} placed as {mode} to fit the memory budget")
         timings["load_s"] = load_s = load_s + seconds
         self.queue.record(job_id, self.worker, load_s=load_s)
         beat.check()
@@ -234,7 +207,7 @@ class Runner:
 
     def _generate_or_fall_back(self, job_id: int, config: JobConfig, pipe: Any, request: Any, on_step: Any) -> Any:
         def fell_back(note: str) -> None:
-            self._log(job_id, note)
+            self.log(job_id, note)
             self.reporter.phase(note)
             self.queue.record(job_id, self.worker, fallback=note)
 
@@ -242,25 +215,13 @@ class Runner:
         return oom.generate_with_fallback(self.engine.engine, family, config.model, pipe,
                                           lambda: family.generate(pipe, request, on_step), fell_back)
 
-    def _batch_enhance(self, enhancer: Any, current: int, beat: Heartbeat) -> None:
-        """While Qwen is loaded, enhance every queued prompt that will need it, so those jobs find their
-        answer in the cache and Qwen is not loaded again after the generation models evict it."""
-        pending = self.queue.pending_enhancements(self.options.enhance_batch)  # `current`'s answer is cached now
-        deadline = time.monotonic() + self.options.enhance_batch_s
-        for n, job in enumerate(pending, 1):
-            beat.check()
-            if time.monotonic() > deadline:
-                self._log(current, f"enhancement batch stopped after {n - 1} prompt(s): time cap reached")
-                return
-            cfg = job["config"]
-            self.reporter.phase(f"enhancing queued prompt {n}/{len(pending)} (job {job['id']}) while Qwen is loaded")
-            enhancer.enhance(cfg.enhancer, cfg.enhance, job["prompt"])
-            self.batched_enhancements += 1
-
     # -- many jobs ------------------------------------------------------------------------------
 
     def generate_now(self, spec: JobSpec) -> Outcome:
-        job = self.queue.add_running(spec, self.worker, self.lease_s)
+        return self.run_one(self.queue.add_running(spec, self.worker, self.lease_s))
+
+    def run_one(self, job: Job) -> Outcome:
+        """Run one held job for a user waiting on it; Ctrl-C puts it back in the queue and says so."""
         try:
             outcome = self.run(job)
             if self.after_job is not None:
@@ -286,7 +247,7 @@ class Runner:
                 if job is None:
                     if not watch:
                         break
-                    time.sleep(poll_s)
+                    self.wait_idle(poll_s)
                     continue
                 results.append(self.run(job))
                 if self.after_job is not None:

@@ -3,7 +3,7 @@
 Each group of tables has one store on the shared connection (as simonw/llm gives its logs their own
 store): `jobs` reads jobs, `queue` is the SQLite `JobQueue` (adding, claiming, finishing, canceling),
 `assets` the outputs, `enhancements` the Qwen answer cache, `projects` storyboards, `sync` what went to
-Supabase, `queries` the library's reports.
+Supabase, `queries` the library's reports, `workers` the warm workers running on this ledger.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ourvidz_cli.ledger.projects import ProjectStore
 from ourvidz_cli.ledger.queries import Queries
 from ourvidz_cli.ledger.queue import SqliteJobQueue
 from ourvidz_cli.ledger.sync_state import SyncStore
+from ourvidz_cli.ledger.workers import WorkerStore
 
 __all__ = ["AssetFilter", "Ledger"]
 
@@ -33,6 +34,7 @@ class Ledger:
         self.projects = ProjectStore(self.db, self.assets)
         self.sync = SyncStore(self.db)
         self.queries = Queries(self.db)
+        self.workers = WorkerStore(self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -44,6 +44,16 @@ class JobStore:
             sql += f" LIMIT {int(limit)}"
         return [decode_job(r) for r in self.db.conn.execute(sql, args)]  # type: ignore[misc]
 
+    def reusable(self, fingerprint: str) -> tuple[Job, list[dict[str, Any]]] | None:
+        """The newest completed job that rendered this request itself (not by reuse), with its assets."""
+        row = self.db.conn.execute(
+            "SELECT * FROM jobs WHERE fingerprint = ? AND status = 'completed' AND reused_from IS NULL "
+            "ORDER BY finished_at DESC, id DESC LIMIT 1", [fingerprint]).fetchone()
+        if row is None:
+            return None
+        assets = self.db.conn.execute("SELECT * FROM assets WHERE job_id = ? ORDER BY idx", [row["id"]])
+        return decode_job(row), [dict(a) for a in assets]  # type: ignore[return-value]
+
     def count(self, status: str | None = None) -> int:
         if status:
             return int(self.db.conn.execute("SELECT count(*) FROM jobs WHERE status = ?", [status]).fetchone()[0])
@@ -67,5 +77,6 @@ def job_row(spec: Any, status: str, extra: dict[str, Any]) -> dict[str, Any]:
         "config": json.dumps(config.to_dict(), sort_keys=True), "priority": spec.priority, "attempts": 0,
         "max_attempts": spec.max_attempts, "created_at": time.time(), "rerun_of": spec.rerun_of,
         "model_key": config.model.source, "enhancer_key": config.enhancer.source if config.enhancer else None,
-        "enhance_key": enhance_key, "enhanced_prompt": spec.enhanced_prompt, **extra,
+        "enhance_key": enhance_key, "enhanced_prompt": spec.enhanced_prompt,
+        "fingerprint": getattr(spec, "fingerprint", None), **extra,
     }

@@ -190,6 +190,28 @@ def m008_remote(db: sqlite_utils.Database) -> None:
     _add_columns(db, "jobs", {"origin": str, "origin_meta": str})
 
 
+@migration
+def m009_workers(db: sqlite_utils.Database) -> None:
+    # Warm workers on this ledger (`ourvidz worker`): who is alive, what each serves and holds, and the
+    # progress of its job, which a `generate` that handed the job over reads to show its bar. `bell` is
+    # the worker's wake-up socket. Nothing else keeps a worker row: it is deleted when the worker stops.
+    db["workers"].create(
+        {"id": str, "host": str, "pid": int, "started_at": float, "beat_at": float, "bell": str, "serves": str,
+         "settings": str, "resident": str, "job_id": int, "phase": str, "phase_seq": int, "step": int,
+         "steps": int},
+        pk="id",
+        defaults={"phase_seq": 0},
+    )
+
+
+@migration
+def m010_reuse(db: sqlite_utils.Database) -> None:
+    # `fingerprint` hashes everything that decides a job's pixels (set only when its seed was fixed);
+    # a repeat of a completed request is answered from that job's outputs and records it in `reused_from`.
+    _add_columns(db, "jobs", {"fingerprint": str, "reused_from": int})
+    db["jobs"].create_index(["fingerprint"], index_name="jobs_fingerprint")
+
+
 def apply(conn: Any) -> list[str]:
     """Apply every migration not yet recorded on a sqlite3 connection; the caller holds the write lock."""
     import sqlite_utils

@@ -69,6 +69,14 @@ class SqliteJobQueue:
             job_id = self.db.insert(conn, "jobs", job_row(spec, RUNNING, held))
         return self.jobs.get(job_id)
 
+    def add_reused(self, spec: JobSpec, original: Job) -> int:
+        """A repeat answered from `original`'s outputs: completed at once, nothing run, no files of its own."""
+        now = time.time()
+        done = {"started_at": now, "finished_at": now, "duration_s": 0.0, "reused_from": original["id"],
+                "enhanced_prompt": spec.enhanced_prompt or original["enhanced_prompt"]}
+        with self.db.write() as conn:
+            return self.db.insert(conn, "jobs", job_row(spec, COMPLETED, done))
+
     def adopt(self, spec: JobSpec, uuid: str, origin: str, meta: dict[str, Any], attempt: int, worker: Worker,
               lease_s: float) -> Job:
         """A job taken from a remote queue, held by `worker`: one row per remote job (by its id), reused by
@@ -100,6 +108,15 @@ class SqliteJobQueue:
             since = order.since or 0.0
             pick = _pick_smart(len(order.resident))
             args = [since, starve, since, starve, since, *order.resident, *order.resident]
+        return self._take(pick, args, worker, lease_s)
+
+    def take(self, job_id: int, worker: Worker, lease_s: float) -> Job | None:
+        """Claim this one job if it is still queued (a hand-off whose worker died is run by its client)."""
+        return self._take("SELECT id FROM jobs WHERE id = ? AND status = 'queued' AND origin IS NULL", [job_id],
+                          worker, lease_s)
+
+    def _take(self, pick: str, args: list[Any], worker: Worker, lease_s: float) -> Job | None:
+        now = time.time()
         with self.db.write() as conn:
             row = conn.execute(
                 f"""

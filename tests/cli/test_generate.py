@@ -60,7 +60,7 @@ def test_plain_output_is_one_path_per_line_and_says_it_is_noise(cli, home: Path)
 def test_same_seed_gives_identical_pixels_and_overrides_apply(cli, home: Path) -> None:
     args = ("--smoke", "generate", "sdxl_image_fast", "a red boat", "--seed", "1234", "--steps", "3",
             "--size", "32x48", "--count", "2", "--negative", "fog", "--guidance", "4.5", "--json")
-    first, second = cli(*args).json(), cli(*args).json()
+    first, second = cli(*args).json(), cli(*args, "--force").json()  # --force: render it again, not reuse
     assert len(first["outputs"]) == 2
     # Pixels, not file bytes: each PNG's text chunk names its own job.
     def pixels(paths: list[str]) -> list[bytes]:

@@ -1,0 +1,79 @@
+"""A warm worker's presence in the ledger: a thread that beats its row every second with the models it
+holds, and a reporter that records its job's phase and steps there for the client that handed it over."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ourvidz_cli.engine.report import Outcome, Reporter
+
+BEAT_S = 1.0
+# Step writes are spaced out: a fast model takes many steps a second, and the client polls at 20 Hz.
+STEP_WRITE_S = 0.05
+
+
+class LocalPresence(threading.Thread):
+    """Beats from its own ledger connection, so a long model load on the main thread never looks dead."""
+
+    def __init__(self, ledger_path: Path, worker_id: str, resident: Callable[[], list[str]],
+                 register: Callable[[Any], None]) -> None:
+        super().__init__(name="worker-presence", daemon=True)
+        self.ledger_path, self.worker_id = ledger_path, worker_id
+        self.resident, self.register = resident, register
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        from ourvidz_cli.ledger import Ledger
+
+        ledger = Ledger(self.ledger_path)
+        try:
+            while not self.stopping.wait(BEAT_S):
+                try:
+                    if not ledger.workers.beat(self.worker_id, list(self.resident())):
+                        self.register(ledger.workers)  # the row was pruned while this worker lives
+                except Exception:  # noqa: BLE001  a busy ledger: the next beat tries again
+                    continue
+        finally:
+            ledger.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=5)
+
+
+class RecordingReporter:
+    """Passes everything to the worker's own console and records it on the worker's row. A failed record
+    (a locked or full ledger) never fails the job: the client only shows less."""
+
+    def __init__(self, inner: Reporter, workers: Any, worker_id: str) -> None:
+        self.inner, self.workers, self.worker_id = inner, workers, worker_id
+        self._last_step_write = 0.0
+
+    def _record(self, write: Callable[[], None]) -> None:
+        try:
+            write()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def job_started(self, job: dict[str, Any]) -> None:
+        self.inner.job_started(job)
+        self._record(lambda: self.workers.holding(self.worker_id, job["id"]))
+
+    def phase(self, text: str) -> None:
+        self.inner.phase(text)
+        self._record(lambda: self.workers.phase(self.worker_id, text))
+
+    def step(self, done: int, total: int) -> None:
+        self.inner.step(done, total)
+        now = time.monotonic()
+        if done in (1, total) or now - self._last_step_write >= STEP_WRITE_S:
+            self._last_step_write = now
+            self._record(lambda: self.workers.step(self.worker_id, done, total))
+
+    def job_finished(self, outcome: Outcome) -> None:
+        self.inner.job_finished(outcome)
+        self._record(lambda: self.workers.holding(self.worker_id, None))
