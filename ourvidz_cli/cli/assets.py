@@ -19,7 +19,9 @@ BucketOpt = Annotated[str | None, typer.Option("--bucket", help="Only this bucke
 TypeOpt = Annotated[str | None, typer.Option("--type", help="Only outputs of this job type.")]
 StatusOpt = Annotated[str | None, typer.Option("--status", help="Only outputs of jobs in this status.")]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="Only since a date (2026-11-24) or an age (12h, 7d).")]
-SearchOpt = Annotated[str | None, typer.Option("--search", help="Only prompts containing this text.")]
+SearchOpt = Annotated[str | None, typer.Option(
+    "--search", help='Plain text: prompts containing it. With FTS syntax ("a phrase", prefix*, AND/OR/NOT): '
+    "prompts, enhanced and negative prompts, project and scene names, most relevant first.")]
 
 
 def _filter(bucket: str | None, job_type: str | None, status: str | None, since: str | None,

@@ -91,3 +91,5 @@ def doctor(as_json: JsonOpt = False) -> None:
             err_console().print(f"{len(failed)} problem(s) stop jobs from running: "
                                 + ", ".join(c.name for c in failed))
         raise typer.Exit(1)
+    if not as_json:
+        err_console().print("next: 'ourvidz selftest' runs every model family on this device (under a minute)")

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ourvidz_cli import __version__
-from ourvidz_cli.cli import assets, generate, jobs, library, models, projects, prompts, queue, sync, worker
+from ourvidz_cli.cli import assets, generate, jobs, library, models, projects, prompts, queue, selftest, sync, worker
 from ourvidz_cli.cli.root import State, app
 from ourvidz_cli.errors import OurvidzError, UsageError
 
@@ -23,7 +23,7 @@ app.add_typer(assets.assets_app, name="assets")
 app.add_typer(projects.project_app, name="project")
 app.add_typer(sync.sync_app, name="sync")
 app.add_typer(worker.worker_app, name="worker")
-_REGISTERED = (generate, library, prompts)
+_REGISTERED = (generate, library, prompts, selftest)
 
 
 @app.callback()

@@ -131,6 +131,42 @@ def queue_run(
         raise typer.Exit(1)
 
 
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
+
+
+@queue_app.command("plan")
+def queue_plan(
+    device: DeviceOpt = None,
+    vram_budget: BudgetOpt = None,
+    order: Annotated[str, typer.Option("--order", help="smart or fifo, as for 'queue run'.")] = "smart",
+    max_wait: Annotated[float, typer.Option("--max-wait", min=0, help="As for 'queue run'.")] = 1800.0,
+    enhance_batch: Annotated[int, typer.Option("--enhance-batch", min=0, help="As for 'queue run'.")] = 32,
+    compile_: CompileOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Without running anything: the order 'queue run' will take, the model loads and evictions it will
+    cause under the memory budget, and the time it will take by this machine's past jobs."""
+    from ourvidz_cli.engine.planner import Planner, device_and_budget
+
+    RunFlags(device=device, vram_budget=vram_budget, order=order).check()
+    where, budget = device_and_budget(device, vram_budget)
+    plan = Planner(workspace().ledger, where, budget, compile_, order, max_wait, enhance_batch).run()
+    if as_json:
+        emit_json(plan.as_dict())
+        return
+    table(("#", "job", "type", "loads", "evicts", "est. s"),
+          [[str(n), str(s.job_id), s.job_type, ", ".join(s.loads), ", ".join(s.evicts),
+            "no history" if s.est_s is None else f"{s.est_s:.1f}"] for n, s in enumerate(plan.steps, 1)],
+          title=f"queue plan ({order}, {where}, budget {_size(budget)})")
+    summary = plan.as_dict()
+    total = "no history" if summary["estimated_s"] is None else f"about {summary['estimated_s']:.0f}s"
+    unknown = summary["jobs_without_history"]
+    out_console().print(f"{summary['jobs']} job(s); {plan.model_loads} model load(s), {plan.evictions} eviction(s); "
+                        f"{total}" + (f" ({unknown} job(s) without history not counted)" if unknown and
+                                      summary["estimated_s"] is not None else ""))
+
+
 @queue_app.command("list")
 def queue_list(
     status: Annotated[

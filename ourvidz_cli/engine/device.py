@@ -7,6 +7,7 @@ import os
 import torch
 
 from ourvidz_cli.engine.device_names import check_device_name
+from ourvidz_cli.engine.residency import load_dtype
 from ourvidz_cli.errors import UsageError
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -31,9 +32,4 @@ def dtype_name(dtype: torch.dtype) -> str:
 
 
 def pick_dtype(name: str, device: str) -> torch.dtype:
-    # Half precision on CPU is slow and badly supported; MPS has no bfloat16 on older macOS.
-    if device == "cpu":
-        return torch.float32
-    if device == "mps" and name == "bfloat16":
-        return torch.float16
-    return DTYPES[name]
+    return DTYPES[load_dtype(name, device)]

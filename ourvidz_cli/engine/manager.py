@@ -8,10 +8,8 @@ before anything is loaded. On CPU the budget applies to RAM. Importing this modu
 from __future__ import annotations
 
 import gc
-import json
 import os
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +22,11 @@ import torch  # noqa: E402  (after the libraries are told to be quiet)
 from ourvidz_cli.catalog.job import ModelRef  # noqa: E402
 from ourvidz_cli.engine.device import dtype_name, pick_device, pick_dtype  # noqa: E402
 from ourvidz_cli.engine.families.registry import family  # noqa: E402
-from ourvidz_cli.engine.model_store import estimate_bytes, parse_bytes  # noqa: E402
+from ourvidz_cli.engine.model_store import parse_bytes  # noqa: E402
+from ourvidz_cli.engine.residency import Key, Residency, model_key, placement  # noqa: E402
 from ourvidz_cli.errors import OurvidzError  # noqa: E402
 
 HEADROOM_BYTES = 2 * 2**30  # activations, the CUDA context and the allocator's slack
-Key = tuple[str, str, str, str]
 
 
 class ModelLoadError(OurvidzError):
@@ -76,52 +74,50 @@ class Engine:
                  split_encoder: bool | None = None) -> None:
         self.device = pick_device(device)
         # Keeping an encoder in RAM only pays when the device is not RAM already.
-        self.split_encoder = self.device != "cpu" if split_encoder is None else split_encoder
-        self.budget = budget or device_budget(self.device)
-        self._resident: OrderedDict[Key, Resident] = OrderedDict()
+        split = self.device != "cpu" if split_encoder is None else split_encoder
+        self.residency = Residency(budget or device_budget(self.device), split)
         self.loads = 0
         self.evictions = 0
         self.compile = False
 
+    @property
+    def budget(self) -> int:
+        return self.residency.budget
+
+    @property
+    def split_encoder(self) -> bool:
+        return self.residency.split_encoder
+
     def set_budget(self, budget: int | None) -> None:
-        self.budget = budget or device_budget(self.device)
+        self.residency.budget = budget or device_budget(self.device)
 
     def key(self, model: ModelRef) -> Key:
-        """Everything that changes what is loaded: the same weights with another LoRA or VAE, or
-        compiled, are another pipeline."""
-        extras = json.dumps([[lora.to_dict() for lora in model.loras], model.vae, model.config, self.compile],
-                            sort_keys=True)
-        return (model.kind, model.source, model.dtype, extras)
+        return model_key(model, self.compile)
 
     def resident_sources(self) -> list[str]:
-        return [key[1] for key in self._resident]
+        return [key[1] for key in self.residency]
 
     def resident_bytes(self) -> int:
-        return sum(r.bytes for r in self._resident.values())
+        return self.residency.bytes()
 
     def evict(self, key: Key) -> None:
-        resident = self._resident.pop(key)
+        resident = self.residency.pop(key)
         del resident
         self.evictions += 1
         free_device_memory(self.device)
 
     def _plan(self, model: ModelRef, dtype: str) -> tuple[int, str]:
         """The bytes this model will take and the mode that makes it fit, evicting LRU models first."""
-        full = estimate_bytes(model, dtype) or 0
-        need, mode = full, "full"
-        part = family(model.kind).ram_component
-        if part and self.split_encoder and full > self.budget:
-            need, mode = estimate_bytes(model, dtype, skip=(part,)) or 0, f"{part}_on_cpu"
-        while self._resident and self.resident_bytes() + need > self.budget:
-            self.evict(next(iter(self._resident)))
+        need, mode = placement(model, dtype, self.budget, self.split_encoder)
+        for key in self.residency.to_evict(need):
+            self.evict(key)
         return need, mode
 
     def get(self, model: ModelRef) -> tuple[Any, float]:
         """The loaded pipeline for a model, and the seconds spent loading it now (0 if warm)."""
         key = self.key(model)
-        if key in self._resident:
-            self._resident.move_to_end(key)  # the OrderedDict's order is the LRU order
-            return self._resident[key].loaded, 0.0
+        if key in self.residency:
+            return self.residency.touch(key).loaded, 0.0
         dtype = pick_dtype(model.dtype, self.device)
         need, mode = self._plan(model, dtype_name(dtype))
         started = time.perf_counter()
@@ -129,19 +125,19 @@ class Engine:
             loaded = family(model.kind).load(model, self.device, dtype, mode=mode, compile_=self.compile)
         except (OSError, ValueError) as exc:
             raise _load_error(model, exc) from exc
-        self._resident[key] = Resident(model.name, loaded, need, mode)
+        self.residency.add(key, need, Resident(model.name, loaded, need, mode))
         self.loads += 1
         return loaded, time.perf_counter() - started
 
     def mode(self, model: ModelRef) -> str | None:
-        resident = self._resident.get(self.key(model))
-        return resident.mode if resident else None
+        key = self.key(model)
+        return self.residency.entries[key][1].mode if key in self.residency else None
 
     def drop(self, model: ModelRef) -> None:
         """Forget a model (after an out-of-memory fallback changed how it is placed)."""
         key = self.key(model)
-        if key in self._resident:
-            self._resident.pop(key)
+        if key in self.residency:
+            self.residency.pop(key)
             free_device_memory(self.device)
 
 

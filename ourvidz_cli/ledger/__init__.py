@@ -8,6 +8,7 @@ Supabase, `queries` the library's reports, `workers` the warm workers running on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ourvidz_cli.ledger.assets import AssetFilter, AssetStore
@@ -17,8 +18,10 @@ from ourvidz_cli.ledger.jobs import JobStore
 from ourvidz_cli.ledger.projects import ProjectStore
 from ourvidz_cli.ledger.queries import Queries
 from ourvidz_cli.ledger.queue import SqliteJobQueue
+from ourvidz_cli.ledger.replay import OnJob, replay
 from ourvidz_cli.ledger.sync_state import SyncStore
 from ourvidz_cli.ledger.workers import WorkerStore
+from ourvidz_cli.queue import ClaimOrder
 
 __all__ = ["AssetFilter", "Ledger"]
 
@@ -35,6 +38,10 @@ class Ledger:
         self.sync = SyncStore(self.db)
         self.queries = Queries(self.db)
         self.workers = WorkerStore(self.db)
+
+    def replay(self, order_for: Callable[[], ClaimOrder], on_job: OnJob, start: float) -> None:
+        """A dry run of the queue in claim order (see `ledger.replay`); nothing is changed."""
+        replay(self.db, order_for, on_job, start)
 
     def close(self) -> None:
         self.db.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +11,16 @@ from ourvidz_cli.errors import NotFound, UsageError
 from ourvidz_cli.ledger.db import Database
 from ourvidz_cli.ledger.jobs import MAX_ID
 from ourvidz_cli.queue import STATUSES
+
+# A search with any of these is an FTS5 query (phrases, prefix*, AND/OR/NOT, NEAR, groups); anything else
+# is plain text, matched as a substring as before the index existed.
+_FTS_SYNTAX = re.compile(r'["*()^]|\b(AND|OR|NOT|NEAR)\b')
+FTS_HELP = 'FTS syntax: "a phrase", prefix*, boat AND (red OR blue), fog NOT night'
+
+
+def is_fts(query: str) -> bool:
+    return bool(_FTS_SYNTAX.search(query))
+
 
 ASSET_COLUMNS = """
     a.id, a.job_id, a.idx, a.bucket, a.path, a.kind, a.mime, a.bytes, a.sha256, a.width, a.height, a.frames,
@@ -42,7 +54,10 @@ class AssetFilter:
         if self.since is not None:
             clauses.append("a.created_at >= ?")
             args.append(self.since)
-        if self.search:
+        if self.search and is_fts(self.search):
+            clauses.append("s.job_search MATCH ?")  # ranked by relevance: see AssetStore.list
+            args.append(self.search)
+        elif self.search:
             # instr, not LIKE: the user's % and _ are literal text, and case folds for ASCII via lower().
             clauses.append("(instr(lower(j.prompt), lower(?)) > 0 OR instr(lower(coalesce(j.enhanced_prompt, '')), "
                            "lower(?)) > 0)")
@@ -65,12 +80,20 @@ class AssetStore:
         return out
 
     def list(self, flt: AssetFilter) -> list[dict[str, Any]]:
+        """Newest first; an FTS search most relevant first (bm25), then newest."""
         where, args = flt.where()
-        sql = f"SELECT {ASSET_COLUMNS} FROM assets a JOIN jobs j ON j.id = a.job_id{where} " \
-              "ORDER BY a.created_at DESC, a.job_id DESC, a.idx"
+        source, order = "assets a JOIN jobs j ON j.id = a.job_id", "a.created_at DESC, a.job_id DESC, a.idx"
+        if flt.search and is_fts(flt.search):
+            source, order = f"{source} JOIN job_search s ON s.rowid = j.id", f"s.rank, {order}"
+        sql = f"SELECT {ASSET_COLUMNS} FROM {source}{where} ORDER BY {order}"
         if flt.limit:
             sql += f" LIMIT {int(flt.limit)}"
-        return [dict(r) for r in self.db.conn.execute(sql, args)]
+        try:
+            return [dict(r) for r in self.db.conn.execute(sql, args)]
+        except sqlite3.OperationalError as exc:
+            if not flt.search or not is_fts(flt.search) or "locked" in str(exc):
+                raise
+            raise UsageError(f"--search {flt.search!r} is not a valid search ({exc}); {FTS_HELP}") from None
 
     def get(self, asset_id: int) -> dict[str, Any]:
         row = self.db.conn.execute(

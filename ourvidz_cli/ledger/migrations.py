@@ -212,6 +212,39 @@ def m010_reuse(db: sqlite_utils.Database) -> None:
     db["jobs"].create_index(["fingerprint"], index_name="jobs_fingerprint")
 
 
+# The project and scene names a job renders, for its search row.
+_SCENE_NAMES = ("coalesce((SELECT group_concat(p.name || ' ' || s.title, ' ') FROM scenes s "
+                "JOIN projects p ON p.id = s.project_id WHERE s.job_id = {job}), '')")
+
+
+@migration
+def m011_search(db: sqlite_utils.Database) -> None:
+    # Full-text search over what a person remembers of a job: its prompt, Qwen's rewrite, the negative
+    # prompt, and the project and scene it renders. Triggers keep the index in step with every write,
+    # so no code path can forget it; existing ledgers are indexed here.
+    db.execute("CREATE VIRTUAL TABLE job_search USING fts5(prompt, enhanced_prompt, negative_prompt, names, "
+               "tokenize = 'unicode61 remove_diacritics 2')")
+    db.execute("INSERT INTO job_search (rowid, prompt, enhanced_prompt, negative_prompt, names) SELECT id, prompt, "
+               f"coalesce(enhanced_prompt, ''), coalesce(negative_prompt, ''), {_SCENE_NAMES.format(job='jobs.id')} "
+               "FROM jobs")
+    db.execute("CREATE TRIGGER job_search_insert AFTER INSERT ON jobs BEGIN "
+               "INSERT INTO job_search (rowid, prompt, enhanced_prompt, negative_prompt, names) VALUES (new.id, "
+               "new.prompt, coalesce(new.enhanced_prompt, ''), coalesce(new.negative_prompt, ''), ''); END")
+    db.execute("CREATE TRIGGER job_search_update AFTER UPDATE OF prompt, enhanced_prompt, negative_prompt ON jobs "
+               "BEGIN UPDATE job_search SET prompt = new.prompt, enhanced_prompt = coalesce(new.enhanced_prompt, ''), "
+               "negative_prompt = coalesce(new.negative_prompt, '') WHERE rowid = new.id; END")
+    db.execute("CREATE TRIGGER job_search_delete AFTER DELETE ON jobs BEGIN "
+               "DELETE FROM job_search WHERE rowid = old.id; END")
+    names = f"UPDATE job_search SET names = {_SCENE_NAMES.format(job='new.job_id')} WHERE rowid = new.job_id;"
+    db.execute(f"CREATE TRIGGER job_search_scene AFTER INSERT ON scenes BEGIN {names} END")
+    old = f"UPDATE job_search SET names = {_SCENE_NAMES.format(job='old.job_id')} WHERE rowid = old.job_id;"
+    db.execute(f"CREATE TRIGGER job_search_scene_update AFTER UPDATE OF job_id, title ON scenes "
+               f"BEGIN {old} {names} END")
+    db.execute("CREATE TRIGGER job_search_project AFTER UPDATE OF name ON projects BEGIN "
+               f"UPDATE job_search SET names = {_SCENE_NAMES.format(job='job_search.rowid')} WHERE rowid IN "
+               "(SELECT job_id FROM scenes WHERE project_id = new.id); END")
+
+
 def apply(conn: Any) -> list[str]:
     """Apply every migration not yet recorded on a sqlite3 connection; the caller holds the write lock."""
     import sqlite_utils

@@ -44,6 +44,21 @@ def _pick_smart(resident: int) -> str:
         LIMIT 1"""
 
 
+PENDING_ENHANCEMENTS = (
+    "SELECT * FROM jobs WHERE status = 'queued' AND origin IS NULL AND enhancer_key IS NOT NULL "
+    "AND enhanced_prompt IS NULL AND NOT EXISTS (SELECT 1 FROM enhancements e WHERE e.key = jobs.enhance_key) "
+    "ORDER BY priority, created_at, id LIMIT ?")
+
+
+def next_job_query(order: ClaimOrder, now: float) -> tuple[str, list[Any]]:
+    """The scheduler: a query for the id of the job to run next at time `now` (claims and plans use it)."""
+    if order.order == "fifo":
+        return _PICK_FIFO, []
+    starve = now - order.max_wait_s if order.max_wait_s is not None else -1.0
+    since = order.since or 0.0
+    return _pick_smart(len(order.resident)), [since, starve, since, starve, since, *order.resident, *order.resident]
+
+
 class SqliteJobQueue:
     def __init__(self, db: Database, jobs: JobStore) -> None:
         self.db, self.jobs = db, jobs
@@ -99,15 +114,7 @@ class SqliteJobQueue:
     # -- the worker's side ----------------------------------------------------------------------
 
     def claim(self, worker: Worker, lease_s: float, order: ClaimOrder | None = None) -> Job | None:
-        order = order or ClaimOrder()
-        now = time.time()
-        if order.order == "fifo":
-            pick, args = _PICK_FIFO, []
-        else:
-            starve = now - order.max_wait_s if order.max_wait_s is not None else -1.0
-            since = order.since or 0.0
-            pick = _pick_smart(len(order.resident))
-            args = [since, starve, since, starve, since, *order.resident, *order.resident]
+        pick, args = next_job_query(order or ClaimOrder(), time.time())
         return self._take(pick, args, worker, lease_s)
 
     def take(self, job_id: int, worker: Worker, lease_s: float) -> Job | None:
@@ -130,13 +137,7 @@ class SqliteJobQueue:
         return decode_job(row)
 
     def pending_enhancements(self, limit: int) -> list[Job]:
-        rows = self.db.conn.execute(
-            "SELECT * FROM jobs WHERE status = 'queued' AND origin IS NULL AND enhancer_key IS NOT NULL "
-            "AND enhanced_prompt IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM enhancements e WHERE e.key = jobs.enhance_key) "
-            "ORDER BY priority, created_at, id LIMIT ?", [limit]
-        )
-        return [decode_job(r) for r in rows]  # type: ignore[misc]
+        return [decode_job(r) for r in self.db.conn.execute(PENDING_ENHANCEMENTS, [limit])]  # type: ignore[misc]
 
     def renew(self, job_id: int, worker: Worker, lease_s: float) -> bool | None:
         with self.db.write() as conn:

@@ -107,3 +107,10 @@ def test_old_ledger_syncs(old_home: Path, cli: Callable[..., Result], supa: Fake
     assert synced.json()["uploaded"] == 4 and synced.json()["failed"] == 0
     assert len(rows(pg, "jobs")) == 3 and len(rows(pg, "images")) == 2 and len(rows(pg, "videos")) == 1
     assert cli("--smoke", "sync", "--json").json()["uploaded"] == 0
+
+
+def test_old_ledger_is_indexed_for_search(old_home: Path, cli: Callable[..., Result]) -> None:
+    """The migration that adds the search index fills it from the jobs already there."""
+    found = cli("assets", "list", "--json", "--search", "light* OR wave*")
+    assert found.code == 0, found.err
+    assert sorted(a["job_type"] for a in found.json()) == ["sdxl_image_fast", "sdxl_image_fast", "video_fast"]
