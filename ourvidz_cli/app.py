@@ -87,6 +87,13 @@ class App:
         spec = self.resolve(job_type, prompt, overrides)  # before the ledger opens: bad input writes nothing
         return self.ledger.queue.add([spec])
 
+    def enqueue_pair(self, job_type: str, prompt: str, overrides: dict[str, Any]) -> list[int]:
+        """An enhanced job and its raw-prompt twin (--ab), queued together."""
+        from ourvidz_cli.catalog.resolve import raw_twin
+
+        spec = self.resolve(job_type, prompt, overrides)
+        return self.ledger.queue.add_pair(spec, raw_twin(spec, 0))
+
     def enqueue_file(self, path: Path, defaults: dict[str, Any]) -> list[int]:
         """Validate every line first; a bad line means no job from the file is queued."""
         return self.ledger.queue.add(self.specs_from_file(path, defaults))

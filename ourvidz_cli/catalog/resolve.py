@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ourvidz_cli.catalog.fingerprint import fingerprint
@@ -34,6 +34,7 @@ class JobSpec:
     enhanced_prompt: str | None = None
     # Set when the seed is fixed (given, or a rerun's): the same request again can reuse the outputs.
     fingerprint: str | None = None
+    pair_of: int | None = None  # the enhanced job this one renders the raw prompt for (--ab)
 
     @property
     def negative(self) -> str:
@@ -114,6 +115,16 @@ def respec(job: dict[str, Any], seed: Any = None) -> JobSpec:
     return JobSpec(job_type=job["type"], prompt=job["prompt"], priority=job["priority"],
                    max_attempts=job["max_attempts"], config=config, rerun_of=job["id"], enhanced_prompt=enhanced,
                    fingerprint=fingerprint(job["prompt"], config, enhanced))
+
+
+def raw_twin(spec: JobSpec, pair_of: int) -> JobSpec:
+    """For --ab: the same job with the user's own prompt, not Qwen's (same seed and settings)."""
+    if spec.config.enhancer is None:
+        raise UsageError(f"--ab compares an enhanced prompt with the raw one, and {spec.job_type} is not "
+                         "enhanced; use an *_enhanced job type or add --enhance")
+    config = replace(spec.config, enhancer=None, enhance=None)
+    return replace(spec, config=config, enhanced_prompt=None, rerun_of=None, pair_of=pair_of,
+                   fingerprint=fingerprint(spec.prompt, config, None) if spec.fingerprint else None)
 
 
 def _shape(jt: JobType, model: Model, over: dict[str, Any]) -> tuple[int, int, int | None]:

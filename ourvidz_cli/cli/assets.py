@@ -89,6 +89,9 @@ def assets_show(asset_id: AssetIdArg, as_json: JsonOpt = False) -> None:
                 "width", "height", "frames", "fps", "duration_s", "peak_mem_mb", "device"):
         if item.get(key) not in (None, ""):
             table.add_row(key, str(item[key]))
+    if "pair" in item:
+        pair = item["pair"]
+        table.add_row("A/B pair", f"job {pair['job_id']} ({pair['is']}): " + ", ".join(pair["files"]))
     table.add_row("created", when(item["created_at"]) or "")
     out_console().print(table)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ourvidz_cli.cli.options import (
+    AbOpt,
     BudgetOpt,
     CompileOpt,
     CountOpt,
@@ -41,6 +42,7 @@ def generate(
     count: CountOpt = None,
     guidance: GuidanceOpt = None,
     enhance: EnhanceOpt = False,
+    ab: AbOpt = False,
     device: DeviceOpt = None,
     vram_budget: BudgetOpt = None,
     compile_: CompileOpt = False,
@@ -58,7 +60,7 @@ def generate(
                                                   negative=negative, count=count, guidance=guidance,
                                                   enhance=enhance or None))
     run_now(ws, spec, RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync), as_json,
-            use_worker=not no_worker, reuse=not force)
+            use_worker=not no_worker, reuse=not force, ab=ab)
 
 
 @app.command()

@@ -25,6 +25,8 @@ DeviceOpt = Annotated[str | None, typer.Option("--device", help="auto, cuda, cud
 NoWorkerOpt = Annotated[bool, typer.Option(
     "--no-worker", envvar="OURVIDZ_NO_WORKER",
     help="Run in this process even when a warm 'ourvidz worker' is running on this data home.")]
+AbOpt = Annotated[bool, typer.Option(
+    "--ab", help="Also render the raw prompt with the same seed and settings, linked to the enhanced job (A/B).")]
 JobIdArg = Annotated[int, typer.Argument(help="Job id.")]
 AssetIdArg = Annotated[int, typer.Argument(help="Asset id.")]
 

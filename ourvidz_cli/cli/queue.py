@@ -11,6 +11,7 @@ import typer
 from ourvidz_cli.cli import remote
 from ourvidz_cli.cli.jobs import job_row
 from ourvidz_cli.cli.options import (
+    AbOpt,
     BudgetOpt,
     CompileOpt,
     CountOpt,
@@ -53,6 +54,7 @@ def queue_add(
     guidance: GuidanceOpt = None,
     priority: PriorityOpt = None,
     enhance: EnhanceOpt = False,
+    ab: AbOpt = False,
     queue: QueueOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -65,10 +67,16 @@ def queue_add(
     if file is None and (job_type is None or prompt is None):
         raise UsageError("give TYPE and PROMPT, or --file jobs.jsonl")
     url = queue_url(queue)
+    if ab and (file is not None or url is not None):
+        raise UsageError("--ab queues one pair on this machine's queue: give TYPE and PROMPT, without --file or "
+                         "--queue")
     if url is not None:
         remote.add(ws, url, job_type, prompt, file, opts, as_json)
         return
-    ids = ws.enqueue_file(file, opts) if file is not None else ws.enqueue(job_type, prompt, opts)
+    if ab:
+        ids = ws.enqueue_pair(str(job_type), str(prompt), opts)
+    else:
+        ids = ws.enqueue_file(file, opts) if file is not None else ws.enqueue(job_type, prompt, opts)
     from ourvidz_cli.warm.handoff import ring_workers
 
     ring_workers(ws.ledger)

@@ -68,30 +68,48 @@ def make_runner(app: App, flags: RunFlags, queue: Any = None, worker: Any = None
 
 
 def run_now(app: App, spec: JobSpec, flags: RunFlags, as_json: bool, extra: dict[str, Any] | None = None,
-            use_worker: bool = True, reuse: bool = True) -> None:
-    """Run one job now: answered from a completed identical job's files (`reuse`), by a warm worker on this
-    ledger if one is live (`use_worker`), else in this process; print its outputs (or one JSON object);
-    exit 1 if it failed."""
-    from ourvidz_cli.cli.handoff import via_worker
+            use_worker: bool = True, reuse: bool = True, ab: bool = False) -> None:
+    """Run one job now and print its outputs (or one JSON object); exit 1 if it failed. With `ab`, then the
+    same job on the raw prompt, linked to it, whose outputs follow (in JSON: under "pair")."""
+    from ourvidz_cli.catalog.resolve import raw_twin
 
     flags.check()  # before the job is written
+    if ab:
+        raw_twin(spec, 0)  # a job type that is not enhanced is refused before anything runs
     extra = dict(extra or {})
+    outcomes = [outcome_now(app, spec, flags, extra, use_worker, reuse)]
+    if ab:
+        twin_extra: dict[str, Any] = {}
+        outcomes.append(outcome_now(app, raw_twin(spec, outcomes[0].job_id), flags, twin_extra, use_worker, reuse))
+        extra["pair"] = {**outcomes[1].as_dict(), **twin_extra, "pair_of": outcomes[0].job_id}
+        err_console().print(f"A/B: job {outcomes[0].job_id} (enhanced) and job {outcomes[1].job_id} (raw prompt); "
+                            "'ourvidz gallery' shows them side by side")
+    if as_json:
+        emit_json({**outcomes[0].as_dict(), **extra})
+    else:
+        for path in [p for outcome in outcomes for p in outcome.outputs]:
+            print(path)
+    failed = [o for o in outcomes if o.status != "completed"]
+    for outcome in failed if not as_json else []:
+        err_console().print(f"error: job {outcome.job_id} {outcome.status}: {outcome.error} "
+                            f"(details: ourvidz jobs show {outcome.job_id})")
+    if failed:
+        raise typer.Exit(1)
+
+
+def outcome_now(app: App, spec: JobSpec, flags: RunFlags, extra: dict[str, Any], use_worker: bool,
+                reuse: bool) -> Any:
+    """One job's outcome: from an identical finished job's files (`reuse`), a warm worker on this ledger
+    (`use_worker`), or this process."""
+    from ourvidz_cli.cli.handoff import via_worker
+
     outcome = reused(app, spec, extra) if reuse and spec.fingerprint else None
     with sigterm_as_interrupt():
         if outcome is None and use_worker:
             outcome = via_worker(app, spec, flags)
         if outcome is None:
             outcome = make_runner(app, flags).generate_now(spec)
-    if as_json:
-        emit_json({**outcome.as_dict(), **(extra or {})})
-    else:
-        for path in outcome.outputs:
-            print(path)
-    if outcome.status != "completed":
-        if not as_json:
-            err_console().print(f"error: job {outcome.job_id} {outcome.status}: {outcome.error} "
-                                f"(details: ourvidz jobs show {outcome.job_id})")
-        raise typer.Exit(1)
+    return outcome
 
 
 def reused(app: App, spec: JobSpec, extra: dict[str, Any]) -> Any:

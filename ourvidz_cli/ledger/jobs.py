@@ -44,6 +44,13 @@ class JobStore:
             sql += f" LIMIT {int(limit)}"
         return [decode_job(r) for r in self.db.conn.execute(sql, args)]  # type: ignore[misc]
 
+    def partner(self, job: Job) -> int | None:
+        """The other job of an A/B pair: the raw one for an enhanced job, the enhanced one for a raw one."""
+        if job.get("pair_of"):
+            return int(job["pair_of"])
+        row = self.db.conn.execute("SELECT id FROM jobs WHERE pair_of = ? ORDER BY id LIMIT 1", [job["id"]]).fetchone()
+        return None if row is None else int(row[0])
+
     def reusable(self, fingerprint: str) -> tuple[Job, list[dict[str, Any]]] | None:
         """The newest completed job that rendered this request itself (not by reuse), with its assets."""
         row = self.db.conn.execute(
@@ -78,5 +85,5 @@ def job_row(spec: Any, status: str, extra: dict[str, Any]) -> dict[str, Any]:
         "max_attempts": spec.max_attempts, "created_at": time.time(), "rerun_of": spec.rerun_of,
         "model_key": config.model.source, "enhancer_key": config.enhancer.source if config.enhancer else None,
         "enhance_key": enhance_key, "enhanced_prompt": spec.enhanced_prompt,
-        "fingerprint": getattr(spec, "fingerprint", None), **extra,
+        "fingerprint": getattr(spec, "fingerprint", None), "pair_of": getattr(spec, "pair_of", None), **extra,
     }

@@ -245,6 +245,13 @@ def m011_search(db: sqlite_utils.Database) -> None:
                "(SELECT job_id FROM scenes WHERE project_id = new.id); END")
 
 
+@migration
+def m012_pairs(db: sqlite_utils.Database) -> None:
+    # An A/B pair (--ab): the job that renders the raw prompt points at the enhanced job it is compared with.
+    _add_columns(db, "jobs", {"pair_of": int})
+    db["jobs"].create_index(["pair_of"], index_name="jobs_pair_of")
+
+
 def apply(conn: Any) -> list[str]:
     """Apply every migration not yet recorded on a sqlite3 connection; the caller holds the write lock."""
     import sqlite_utils

@@ -76,6 +76,14 @@ class SqliteJobQueue:
         with self.db.write() as conn:
             return [self.db.insert(conn, "jobs", job_row(spec, QUEUED, {})) for spec in specs]
 
+    def add_pair(self, enhanced: JobSpec, raw: JobSpec) -> list[int]:
+        """An A/B pair (--ab), both or neither: the raw job points at the enhanced one."""
+        from dataclasses import replace
+
+        with self.db.write() as conn:
+            first = self.db.insert(conn, "jobs", job_row(enhanced, QUEUED, {}))
+            return [first, self.db.insert(conn, "jobs", job_row(replace(raw, pair_of=first), QUEUED, {}))]
+
     def add_running(self, spec: JobSpec, worker: Worker, lease_s: float) -> Job:
         now = time.time()
         held = {"attempts": 1, "started_at": now, "worker": worker.id, "worker_host": worker.host,

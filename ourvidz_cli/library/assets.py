@@ -56,6 +56,10 @@ class Library:
         item["model_source"] = cfg.model.source
         item["enhance_note"] = job["enhance_note"]
         item["exists"] = Path(item["file"]).is_file()
+        partner = self.ledger.jobs.partner(job)
+        if partner is not None:  # an A/B pair (--ab): the same seed and settings, enhanced and raw prompt
+            item["pair"] = {"job_id": partner, "is": "the raw prompt" if not job.get("pair_of") else "enhanced",
+                            "files": [str(self.home / a["path"]) for a in self.ledger.assets.for_job(partner)]}
         return item
 
     def export(self, flt: AssetFilter, dest: Path) -> dict[str, Any]:

@@ -37,6 +37,8 @@ h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 32px; }
 .rerun code { font-size: 12px; padding: 2px 6px; border-radius: 4px; background: rgba(127,127,127,.18);
   user-select: all; }
 .rerun button { font-size: 12px; cursor: pointer; }
+.ab { grid-column: span 2; } .ab-pair { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; }
+.ab-label { font-size: 12px; color: var(--muted); margin-bottom: 4px; }
 dialog { border: none; padding: 0; background: #000; max-width: 92vw; max-height: 92vh; }
 dialog::backdrop { background: rgba(0,0,0,.8); }
 dialog img, dialog video { display: block; max-width: 92vw; max-height: 92vh; min-width: 256px;
@@ -194,20 +196,43 @@ def _media(asset: dict[str, Any], home: Path, out_dir: Path, thumbs: Path) -> st
             f'width="{asset["width"]}" height="{asset["height"]}"></a>')
 
 
+def _ab(enhanced: str, raw: str) -> str:
+    """An A/B pair (--ab) side by side: the same seed and settings, Qwen's prompt and the user's own."""
+    return (f'<div class="ab"><div class="ab-label">A/B: enhanced prompt (left), raw prompt (right)</div>'
+            f'<div class="ab-pair">{enhanced}{raw}</div></div>')
+
+
+def _cards(jobs: list[dict[str, Any]], home: Path, out_dir: Path, thumbs: Path) -> tuple[list[str], tuple[int, int]]:
+    """A bucket's cards, a raw-prompt twin beside its enhanced job; and (assets, failed jobs) counted."""
+    ids = {j["id"] for j in jobs}
+    twins = {j["pair_of"]: j for j in jobs if j.get("pair_of") in ids}
+    cards, n_assets, n_failed = [], 0, 0
+    for job in jobs:
+        if job.get("pair_of") in ids:
+            continue  # drawn beside the job it is paired with
+        twin = twins.get(job["id"])
+        shown = [(job, a) for a in job["assets"]] or ([(job, None)] if job["status"] == "failed" else [])
+        for n, (each, asset) in enumerate(shown):
+            card = _card(each, asset, home, out_dir, thumbs)
+            if twin is not None:
+                other = twin["assets"][n] if n < len(twin["assets"]) else None
+                if other is not None or (twin["status"] == "failed" and n == 0):
+                    card = _ab(card, _card(twin, other, home, out_dir, thumbs))
+            cards.append(card)
+        for counted in [job] + ([twin] if twin else []):
+            n_assets += len(counted["assets"])
+            n_failed += counted["status"] == "failed"
+    return cards, (n_assets, n_failed)
+
+
 def build(ledger: Ledger, home: Path, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     thumbs = out_dir / "thumbs"
     groups = collect(ledger)
     sections, n_assets, n_failed = [], 0, 0
     for bucket in sorted(groups, key=lambda b: -max(j["finished_at"] or j["created_at"] for j in groups[b])):
-        cards = []
-        for job in groups[bucket]:
-            if job["status"] == "failed":
-                n_failed += 1
-                cards.append(_card(job, None, home, out_dir, thumbs))
-            for asset in job["assets"]:
-                n_assets += 1
-                cards.append(_card(job, asset, home, out_dir, thumbs))
+        cards, n = _cards(groups[bucket], home, out_dir, thumbs)
+        n_assets, n_failed = n_assets + n[0], n_failed + n[1]
         if cards:
             sections.append(f'<section data-bucket="{html.escape(bucket)}"><h2>{html.escape(bucket)} '
                             f'<span class="summary">({_plural(len(groups[bucket]), "job")})</span></h2>'
