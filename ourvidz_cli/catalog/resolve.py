@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from ourvidz_cli.catalog.fingerprint import fingerprint
-from ourvidz_cli.catalog.job import EnhanceSpec, JobConfig
+from ourvidz_cli.catalog.job import EnhanceSpec, JobConfig, ModelRef
 from ourvidz_cli.catalog.load import check_shape, parse_size
 from ourvidz_cli.catalog.schema import LIMITS, MAX_PROMPT_CHARS, MAX_SEED, MIME_BY_OUTPUT, Catalog, JobType, Model
 from ourvidz_cli.errors import UsageError
@@ -115,6 +116,29 @@ def respec(job: dict[str, Any], seed: Any = None) -> JobSpec:
     return JobSpec(job_type=job["type"], prompt=job["prompt"], priority=job["priority"],
                    max_attempts=job["max_attempts"], config=config, rerun_of=job["id"], enhanced_prompt=enhanced,
                    fingerprint=fingerprint(job["prompt"], config, enhanced))
+
+
+def spec_from_bundle(info: dict[str, Any], catalog: Catalog | None) -> JobSpec:
+    """The job a bundle describes, as it ran (with the prompt Qwen gave it). A local model that is not at
+    its recorded path (another machine) is taken from `catalog` by name."""
+    config = JobConfig.from_dict(info["config"])
+    enhancer = _model_here(config.enhancer, catalog) if config.enhancer else None
+    config = replace(config, model=_model_here(config.model, catalog), enhancer=enhancer)
+    return JobSpec(job_type=str(info["type"]), prompt=check_prompt(info["prompt"]),
+                   priority=_bounded_int("priority", info.get("priority", 1)),
+                   max_attempts=_bounded_int("max-attempts", info.get("max_attempts", 3), "max_attempts"),
+                   config=config, enhanced_prompt=info.get("enhanced_prompt"))
+
+
+def _model_here(model: ModelRef, catalog: Catalog | None) -> ModelRef:
+    if not model.local or Path(model.source).exists():
+        return model
+    found = catalog.models.get(model.name) if catalog is not None else None
+    if found is None:
+        raise UsageError(f"the bundle's model '{model.name}' ({model.source}) is not on this machine and the "
+                         f"catalog has no model named '{model.name}'; point --config at a catalog that has it")
+    here = found.as_ref()
+    return replace(model, source=here.source, local=here.local)
 
 
 def raw_twin(spec: JobSpec, pair_of: int) -> JobSpec:

@@ -96,6 +96,32 @@ def assets_show(asset_id: AssetIdArg, as_json: JsonOpt = False) -> None:
     out_console().print(table)
 
 
+@assets_app.command("bundle")
+def assets_bundle(
+    asset_id: AssetIdArg,
+    to: Annotated[Path, typer.Option("--to", help="The zip to write, e.g. fox.zip.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a reproducible bundle of the asset's job: its outputs, full resolved config, model and LoRA
+    identities with revisions and weights-index sha256, package versions, device and dtype. 'ourvidz
+    rerun --bundle FILE' runs it again and says whether the pixels match."""
+    from ourvidz_cli.library import bundle
+
+    ws = workspace()
+    job = ws.ledger.jobs.get(ws.ledger.assets.get(asset_id)["job_id"])
+    if job["status"] != "completed":
+        raise UsageError(f"job {job['id']} is {job['status']}; only a completed job's outputs can be bundled")
+    dest = to.expanduser().resolve()
+    info = bundle.write(dest, job, ws.ledger.assets.for_job(job["id"]), ws.home)
+    if as_json:
+        emit_json({"path": str(dest), "job_id": job["id"], "outputs": len(info["outputs"]),
+                   "packages": info["packages"], "device": info["device"], "dtype": info["dtype"]})
+    else:
+        print(dest)
+        err_console().print(f"job {job['id']}: {len(info['outputs'])} output(s), its config and models; "
+                            f"'ourvidz rerun --bundle {dest.name}' reproduces it")
+
+
 @assets_app.command("export")
 def assets_export(
     to: Annotated[Path, typer.Option("--to", help="Folder to copy into (created if missing).")],

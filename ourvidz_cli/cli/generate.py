@@ -3,6 +3,7 @@ data home when one is running, else this process)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,6 +29,7 @@ from ourvidz_cli.cli.options import (
 from ourvidz_cli.cli.output import emit_json
 from ourvidz_cli.cli.root import app, workspace
 from ourvidz_cli.cli.run import RunFlags, run_now
+from ourvidz_cli.errors import UsageError
 
 
 @app.command()
@@ -65,7 +67,9 @@ def generate(
 
 @app.command()
 def rerun(
-    job_id: Annotated[int, typer.Argument(help="The job to reproduce.")],
+    job_id: Annotated[int | None, typer.Argument(help="The job to reproduce.")] = None,
+    bundle: Annotated[Path | None, typer.Option(
+        "--bundle", help="Reproduce a bundle ('ourvidz assets bundle') and compare the pixels.")] = None,
     seed: SeedOpt = None,
     queue: Annotated[bool, typer.Option("--queue", help="Queue it instead of running it now.")] = False,
     device: DeviceOpt = None,
@@ -76,8 +80,19 @@ def rerun(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a job again from its stored settings (same seed unless --seed): same model files, same device,
-    same pixels."""
+    same pixels. With --bundle, a bundled job, and whether its pixels match."""
     ws = workspace()
+    flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync)
+    if (job_id is None) == (bundle is None):
+        raise UsageError("give a JOB_ID, or --bundle FILE.zip")
+    if bundle is not None:
+        if seed is not None or queue:
+            raise UsageError("--bundle reproduces the bundled job as it ran; --seed and --queue do not apply")
+        from ourvidz_cli.cli.reproduce import rerun_bundle
+
+        rerun_bundle(ws, bundle, flags, not no_worker, as_json)
+        return
+    assert job_id is not None
     spec = ws.rerun_spec(job_id, seed)
     if queue:
         ids = ws.ledger.queue.add([spec])
@@ -86,6 +101,5 @@ def rerun(
         else:
             print(ids[0])
         return
-    flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync)
     # A rerun exists to reproduce: it always renders.
     run_now(ws, spec, flags, as_json, extra={"rerun_of": job_id}, use_worker=not no_worker, reuse=False)
