@@ -33,7 +33,7 @@ def syncer(online: bool = True) -> Any:
     ws = workspace()
     config = SupabaseConfig.from_env() if online else None
     client = client_for(config) if config is not None else None
-    owner = config.owner if config else "00000000-0000-0000-0000-000000000000"
+    owner = config.owner if config else SupabaseConfig.owner_from_env()  # a dry run shows the real paths
     return Syncer(ws.ledger, ws.home, ws.catalog, client, owner,
                   say=lambda text: err_console().print(text, style="dim"))
 

@@ -12,6 +12,7 @@ import base64
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,8 +42,14 @@ class SupabaseConfig:
                              "(the project's URL and its service-role or sb_secret_ key)")
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"SUPABASE_URL '{url}' must start with https:// (or http:// for a local stack)")
-        owner = os.environ.get("OURVIDZ_SUPABASE_USER_ID", "").strip() or "00000000-0000-0000-0000-000000000000"
-        return cls(url=url, key=key, owner=owner)
+        return cls(url=url, key=key, owner=cls.owner_from_env())
+
+    @staticmethod
+    def owner_from_env() -> str:
+        """The auth user that owns the rows and the storage folder (a UUID), or the zero UUID."""
+        from ourvidz_cli.sync.keys import check_owner
+
+        return check_owner(os.environ.get("OURVIDZ_SUPABASE_USER_ID", "").strip() or str(uuid.UUID(int=0)))
 
 
 class SupabaseError(OurvidzError):

@@ -16,6 +16,7 @@ from ourvidz_cli.errors import OurvidzError, UsageError
 from ourvidz_cli.ledger import Ledger
 from ourvidz_cli.ledger.sync_state import FAILED, PENDING, SKIPPED, SYNCED
 from ourvidz_cli.sync.client import RESUMABLE_ABOVE, TUS_CHUNK, Client, SupabaseError
+from ourvidz_cli.sync.keys import check_bucket, check_key
 
 # Storage codes that will not change on a retry: the file is reported and never sent again.
 PERMANENT = {"413": "larger than the bucket allows", "415": "a type the bucket refuses"}
@@ -24,7 +25,8 @@ ROW_NAMESPACE = uuid.UUID("6f1c2a4e-8b0d-4c55-9d2e-0a7f3b1c9e10")
 
 def remote_path(owner: str, job: dict[str, Any], asset: dict[str, Any]) -> str:
     ext = Path(asset["path"]).suffix.lstrip(".")
-    return f"{owner}/{job['uuid']}_{asset['idx']}.{ext}"
+    check_bucket(asset["bucket"])
+    return check_key(f"{owner}/{job['uuid']}_{asset['idx']}.{ext}")
 
 
 def _iso(ts: float | None) -> str | None:
@@ -79,17 +81,19 @@ class Syncer:
             if offset is not None:
                 self.say(f"  resuming {asset['bucket']}/{path} at {offset} of {asset['bytes']} bytes")
         if offset is None:
-            location = self.client.tus_create(asset["bucket"], path, asset["bytes"], asset["mime"])
-            offset = 0
-            # Remember the upload before sending a byte: a killed sync resumes it instead of restarting.
-            self._record_asset(asset, job_id, path, PENDING, None, tus_url=location)
-        conflicts = 0
+            location, offset = self._start_tus(asset, job_id, path), 0
+        conflicts, restarted = 0, False
         with open(file, "rb") as fh:
             while offset < asset["bytes"]:
                 fh.seek(offset)
                 try:
                     offset = self.client.tus_patch(location, offset, fh.read(TUS_CHUNK))
                 except SupabaseError as exc:
+                    if exc.code in ("404", "410") and not restarted:  # the upload expired on the server
+                        self.say(f"  the server forgot the upload of {asset['bucket']}/{path} ({exc.code}); "
+                                 "starting it again")
+                        location, offset, restarted = self._start_tus(asset, job_id, path), 0, True
+                        continue
                     # 409: the server's offset is not ours (a chunk whose reply was lost did arrive, or
                     # another upload holds the lock): ask where it stands and go on from there.
                     conflicts += 1
@@ -101,6 +105,13 @@ class Syncer:
                     offset = known
                     continue
                 self.say(f"  {asset['bucket']}/{path}: {offset}/{asset['bytes']} bytes")
+
+    def _start_tus(self, asset: dict[str, Any], job_id: int, path: str) -> str:
+        assert self.client is not None
+        location = self.client.tus_create(asset["bucket"], path, asset["bytes"], asset["mime"])
+        # Remember the upload before sending a byte: a killed sync resumes it instead of restarting.
+        self._record_asset(asset, job_id, path, PENDING, None, tus_url=location)
+        return location
 
     def _rows(self, job: dict[str, Any], done: list[tuple[dict[str, Any], str]]) -> None:
         assert self.client is not None
@@ -130,44 +141,52 @@ class Syncer:
         self.client.upsert(kind, [row])
         self.ledger.sync.job_synced(job["id"], job["uuid"])
 
+    def _sync_asset(self, job: dict[str, Any], asset: dict[str, Any], path: str, result: dict[str, Any]) -> bool:
+        """One asset: True when it is up (now or before); refusals and failures go into `result`."""
+        state = self._state(asset["id"])
+        if state and state["status"] == SYNCED:
+            return True
+        if state and state["status"] == SKIPPED:
+            return False
+        refusal = self._local_refusal(asset)
+        if refusal:
+            self._record_asset(asset, job["id"], path, SKIPPED, refusal)
+            result["skipped"].append({"asset_id": asset["id"], "reason": refusal})
+            self.say(f"  skipped {asset['path']}: {refusal}")
+            return False
+        try:
+            self._upload(asset, job["id"], path)
+        except SupabaseError as exc:
+            if exc.code in PERMANENT:
+                reason = f"{PERMANENT[exc.code]} ({exc})"
+                self._record_asset(asset, job["id"], path, SKIPPED, reason)
+                result["skipped"].append({"asset_id": asset["id"], "reason": reason})
+                return False
+            self._record_asset(asset, job["id"], path, FAILED, str(exc),
+                               tus_url=(self._state(asset["id"]) or {}).get("tus_url"))
+            result["failed"].append({"asset_id": asset["id"], "error": str(exc)})
+            return False
+        except OurvidzError as exc:
+            self._record_asset(asset, job["id"], path, FAILED, str(exc),
+                               tus_url=(self._state(asset["id"]) or {}).get("tus_url"))
+            raise
+        self._record_asset(asset, job["id"], path, SYNCED, None)
+        result["uploaded"].append({"asset_id": asset["id"], "remote": f"{asset['bucket']}/{path}",
+                                   "bytes": asset["bytes"]})
+        return True
+
     def sync_job(self, job: dict[str, Any]) -> dict[str, Any]:
         """Upload what is not yet up, then write the rows; returns what happened to each asset."""
         result: dict[str, Any] = {"job_id": job["id"], "uploaded": [], "skipped": [], "failed": [], "rows": False}
         done: list[tuple[dict[str, Any], str]] = []
         for asset in self.ledger.assets.for_job(job["id"]):
-            path = remote_path(self.owner, job, asset)
-            state = self._state(asset["id"])
-            if state and state["status"] == SYNCED:
-                done.append((asset, f"{asset['bucket']}/{path}"))
-                continue
-            if state and state["status"] == SKIPPED:
-                continue
-            refusal = self._local_refusal(asset)
-            if refusal:
-                self._record_asset(asset, job["id"], path, SKIPPED, refusal)
-                result["skipped"].append({"asset_id": asset["id"], "reason": refusal})
-                self.say(f"  skipped {asset['path']}: {refusal}")
-                continue
             try:
-                self._upload(asset, job["id"], path)
-            except SupabaseError as exc:
-                if exc.code in PERMANENT:
-                    reason = f"{PERMANENT[exc.code]} ({exc})"
-                    self._record_asset(asset, job["id"], path, SKIPPED, reason)
-                    result["skipped"].append({"asset_id": asset["id"], "reason": reason})
-                    continue
-                self._record_asset(asset, job["id"], path, FAILED, str(exc),
-                                   tus_url=(self._state(asset["id"]) or {}).get("tus_url"))
+                path = remote_path(self.owner, job, asset)
+            except OurvidzError as exc:  # a name Storage would refuse: nothing is sent, the rows wait
                 result["failed"].append({"asset_id": asset["id"], "error": str(exc)})
                 continue
-            except OurvidzError as exc:
-                self._record_asset(asset, job["id"], path, FAILED, str(exc),
-                                   tus_url=(self._state(asset["id"]) or {}).get("tus_url"))
-                raise
-            self._record_asset(asset, job["id"], path, SYNCED, None)
-            done.append((asset, f"{asset['bucket']}/{path}"))
-            result["uploaded"].append({"asset_id": asset["id"], "remote": f"{asset['bucket']}/{path}",
-                                       "bytes": asset["bytes"]})
+            if self._sync_asset(job, asset, path, result):
+                done.append((asset, f"{asset['bucket']}/{path}"))
         if not result["failed"]:
             try:
                 self._rows(job, done)
@@ -205,6 +224,11 @@ class Syncer:
 
     def _setup_bucket(self, bucket: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"bucket": bucket.name, "created": False, "limit_mb": bucket.max_mb, "problem": None}
+        try:
+            check_bucket(bucket.name)
+        except OurvidzError as exc:
+            out["problem"] = f"{exc}"
+            return out
         try:
             self._create_bucket(bucket, out)
         except SupabaseError as exc:

@@ -1,13 +1,20 @@
 """A loopback server that speaks the parts of Supabase's Storage and PostgREST APIs that ourvidz calls,
-the way the real servers answer: Storage errors as HTTP 400 with the real code in the body's
-statusCode, upserts, bucket size and MIME limits, TUS resumable uploads with offsets, signed URLs, and
-PostgREST's 409 with {code, details, hint, message} on unique and foreign-key violations. Rows go into a
-real PostgreSQL holding the seed's jobs, images and videos tables.
+the way the real servers answer (each rule names the real source file it follows):
+
+- Storage errors as HTTP 400 with the real code in the body's statusCode; bucket names and object keys
+  checked as `isValidBucketName` / `isValidKey` do (supabase/storage src/storage/limits.ts), paths
+  URL-decoded first; bucket limits above the project's global limit refused with 413 (storage.ts
+  `parseMaxSizeLimit`); size and MIME limits; upserts; signed URLs.
+- TUS resumable uploads (tus-node-server as Storage configures it in src/http/routes/tus/): any chunk
+  size, `x-upsert` read on every request, `Upload-Expires` on creation and 410 Gone with a plain-text body
+  once an upload expired, plain-text 404 for an unknown upload.
+- PostgREST (tests/support/postgrest.py): rows in a real PostgreSQL holding the seed's tables, and
+  PostgREST's statuses and {code, details, hint, message} bodies.
 
 Faults for tests: `server.fault(method, path_regex, action, times)` where action is "500", "429",
 "stall" (answer after `stall_s`, past the client's timeout), "drop" (close without answering) or
-"lose-reply" (do the work, then close without answering);
-`skip` lets that many matching requests through first.
+"lose-reply" (do the work, then close without answering); `skip` lets that many matching requests
+through first. `state.pg_unreachable` / `state.pg_timeouts` make the database itself fail.
 """
 
 from __future__ import annotations
@@ -21,14 +28,17 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
-import psycopg
-from psycopg.types.json import Jsonb
+from tests.support import postgrest
 
 SIGNING_SECRET = b"fake-storage-signing-secret"
+# supabase/storage src/storage/limits.ts isValidKey / isValidBucketName (JavaScript's \w is ASCII only).
+VALID_KEY = re.compile(r"[A-Za-z0-9_/!\-.*'() &$@=;:+,?]*")
+VALID_BUCKET = re.compile(r"[A-Za-z0-9_!\-.*'() &$@=;:+,?]*")
 
 
 @dataclass
@@ -47,6 +57,7 @@ class Upload:
     mime: str
     length: int
     upsert: bool
+    expires_at: float
     data: bytearray = field(default_factory=bytearray)
 
 
@@ -68,6 +79,11 @@ class State:
         # body it accepted, and the HMAC secret it checks X-Callback-Signature against when set.
         self.callbacks: list[dict[str, Any]] = []
         self.callback_secret: str | None = None
+        # How long a TUS upload lives (tus-node-server's expiration extension, which Storage configures in
+        # src/http/routes/tus/index.ts); after it, the upload URL answers 410 Gone.
+        self.upload_expires_s = 24 * 3600.0
+        self.pg_unreachable = 0  # the next N PostgREST requests find the database unreachable (503)
+        self.pg_timeouts = 0  # the next N hit a statement timeout in PostgreSQL (57014 -> 500)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -218,6 +234,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, list(self.state.buckets.values()))
         spec = json.loads(self._body() or b"{}")
         name = spec.get("id") or spec.get("name")
+        if not isinstance(name, str) or not name or not VALID_BUCKET.fullmatch(name):
+            return self._storage_error("400", "InvalidBucketName", "Bucket name invalid")
         limit = spec.get("file_size_limit")
         if isinstance(limit, int) and limit > self.state.global_limit:  # storage.ts parseMaxSizeLimit
             return self._storage_error("413", "Payload too large", "The object exceeded the maximum allowed size")
@@ -253,11 +271,21 @@ class Handler(BaseHTTPRequestHandler):
             self.state.cache_control[(bucket, name)] = cache_control
         return True
 
+    def _valid_key(self, name: str) -> bool:
+        """Storage decodes the path, then checks the key (src/http/routes/object/*.ts, limits.ts isValidKey)."""
+        if name and VALID_KEY.fullmatch(name):
+            return True
+        self._storage_error("400", "InvalidKey", f"Invalid key: {name}")
+        return False
+
     def _object(self, rest: str) -> None:
         bucket, _, name = rest.partition("/")
+        name = unquote(name)
         data = self._body()
         if self.command not in ("POST", "PUT"):
             return self._storage_error("405", "method", "not allowed")
+        if not self._valid_key(name):
+            return
         mime = self.headers.get("content-type", "application/octet-stream")
         if not self._check(bucket, len(data), mime):
             return
@@ -295,18 +323,23 @@ class Handler(BaseHTTPRequestHandler):
             items = [item.split(" ", 1) for item in self.headers.get("upload-metadata", "").split(",") if " " in item]
             meta = {k: base64.b64decode(v).decode() for k, v in items}
             length = int(self.headers.get("upload-length", "0"))
+            if not self._valid_key(meta.get("objectName", "")):
+                return
             if not self._check(meta.get("bucketName", ""), length, meta.get("contentType", "")):
                 return
-            new = uuid.uuid4().hex
+            new, expires = uuid.uuid4().hex, time.time() + self.state.upload_expires_s
             self.state.uploads[new] = Upload(meta["bucketName"], meta["objectName"], meta["contentType"], length,
-                                             self.headers.get("x-upsert") == "true")
+                                             self.headers.get("x-upsert") == "true", expires)
             host = self.headers.get("host")
             return self._send(201, None, {"Location": f"http://{host}/storage/v1/upload/resumable/{new}",
-                                          "Tus-Resumable": "1.0.0"})
+                                          "Tus-Resumable": "1.0.0", "Upload-Expires": formatdate(expires, usegmt=True)})
         upload = self.state.uploads.get(upload_id)
         if upload is None:
             self._body()
-            return self._send(404, None)
+            return self._send(404, b"The file for this url was not found\n", {"Content-Type": "text/plain"})
+        if upload.expires_at < time.time():  # tus-node-server ERRORS.FILE_NO_LONGER_EXISTS
+            self._body()
+            return self._send(410, b"The file for this url no longer exists\n", {"Content-Type": "text/plain"})
         if self.command == "HEAD":
             return self._send(200, None, {"Upload-Offset": str(len(upload.data)),
                                           "Upload-Length": str(upload.length), "Tus-Resumable": "1.0.0"})
@@ -320,9 +353,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(409, {"message": "The resource already exists"})
         if int(self.headers.get("upload-offset", "-1")) != len(upload.data):
             return self._send(409, {"message": "offset mismatch"})
+        # Any chunk size is taken (6 MB is supabase-js's choice, not the server's rule).
         last = len(upload.data) + len(chunk) == upload.length
-        if len(chunk) != 6 * 2**20 and not last:
-            return self._send(400, {"message": "chunks must be 6 MB except the last"})
         upload.data.extend(chunk)
         self.state.log.append({"method": "PATCH-bytes", "path": upload_id, "status": 0, "bytes": len(chunk)})
         if last and not self._store(upload.bucket, upload.name, bytes(upload.data), upload.mime,
@@ -333,41 +365,7 @@ class Handler(BaseHTTPRequestHandler):
     # -- PostgREST ---------------------------------------------------------------------------------
 
     def _rest(self, table: str) -> None:
-        body = self._body()
-        if self.command != "POST" or table not in ("jobs", "images", "videos"):
-            return self._send(404, {"code": "PGRST205", "details": None, "hint": None,
-                                    "message": f"Could not find the table 'public.{table}' in the schema cache"})
-        rows = json.loads(body or b"[]")
-        rows = rows if isinstance(rows, list) else [rows]
-        merge = "resolution=merge-duplicates" in (self.headers.get("prefer") or "")
-        conflict = parse_qs(urlparse(self.path).query).get("on_conflict", ["id"])[0]
-        with psycopg.connect(self.state.dsn) as conn:
-            columns = {r[0]: r[1] for r in conn.execute(
-                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = %s", [table])}
-            keys = sorted({k for row in rows for k in row})
-            unknown = [k for k in keys if k not in columns]
-            if unknown:
-                return self._send(400, {"code": "PGRST204", "details": None, "hint": None,
-                                        "message": f"Could not find the '{unknown[0]}' column of '{table}' in the "
-                                                   "schema cache"})
-            sql = f"INSERT INTO {table} ({', '.join(keys)}) VALUES ({', '.join(['%s'] * len(keys))})"
-            if merge:
-                updates = ", ".join(f"{k} = EXCLUDED.{k}" for k in keys if k != conflict)
-                sql += f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
-            try:
-                with conn.transaction():
-                    for row in rows:
-                        conn.execute(sql, [Jsonb(row.get(k)) if columns[k] == "jsonb" else row.get(k)
-                                           for k in keys])
-            except psycopg.errors.IntegrityError as exc:
-                diag = exc.diag
-                return self._send(409, {"code": diag.sqlstate, "details": diag.message_detail,
-                                        "hint": diag.message_hint, "message": diag.message_primary})
-            except psycopg.Error as exc:
-                diag = exc.diag
-                return self._send(400, {"code": diag.sqlstate, "details": diag.message_detail,
-                                        "hint": diag.message_hint, "message": diag.message_primary})
-        self._send(201, None)
+        postgrest.handle(self, table)
 
 
 class FakeSupabase(ThreadingHTTPServer):
