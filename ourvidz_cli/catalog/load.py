@@ -211,7 +211,7 @@ def _check_job_type(
     if jt.output not in MIME_BY_OUTPUT:
         raise CatalogError(f"{where}: output '{jt.output}' is not one of {', '.join(MIME_BY_OUTPUT)}")
     bucket = buckets[jt.bucket]
-    if bucket.mime and MIME_BY_OUTPUT[jt.output] not in bucket.mime:
+    if not bucket.accepts(MIME_BY_OUTPUT[jt.output]):
         raise CatalogError(f"{where}: bucket '{jt.bucket}' does not accept {MIME_BY_OUTPUT[jt.output]}")
     if jt.enhancer is not None and jt.enhancer not in models:
         raise CatalogError(f"{where} uses enhancer '{jt.enhancer}', which [models] does not define")

@@ -75,6 +75,13 @@ class Bucket:
     mime: tuple[str, ...]
     public: bool = False
 
+    def accepts(self, mime: str) -> bool:
+        """Storage's rule: an empty list takes anything, `type/*` takes every subtype of that type."""
+        if not self.mime or mime in self.mime:
+            return True
+        major = mime.split("/", 1)[0]
+        return any(allowed.endswith("/*") and allowed.split("/", 1)[0] == major for allowed in self.mime)
+
 
 @dataclass(frozen=True)
 class Prompt:

@@ -64,7 +64,7 @@ class Syncer:
             return None
         if bucket.max_mb is not None and asset["bytes"] > bucket.max_mb * 2**20:
             return f"{asset['bytes']} bytes is over bucket {bucket.name}'s {bucket.max_mb:g} MB limit"
-        if bucket.mime and asset["mime"] not in bucket.mime:
+        if not bucket.accepts(asset["mime"]):
             return f"bucket {bucket.name} does not accept {asset['mime']}"
         return None
 

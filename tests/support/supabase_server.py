@@ -1,15 +1,15 @@
 """A loopback server that speaks the parts of Supabase's Storage and PostgREST APIs that ourvidz calls,
-the way the real servers answer (each rule names the real source file it follows):
+the way the real servers answer; the official clients (supabase-py's storage3 and postgrest, tuspy) are
+its oracle (tests/sync/test_official_clients.py). Each rule names the real source file it follows:
 
-- Storage errors as HTTP 400 with the real code in the body's statusCode; bucket names and object keys
-  checked as `isValidBucketName` / `isValidKey` do (supabase/storage src/storage/limits.ts), paths
-  URL-decoded first; bucket limits above the project's global limit refused with 413 (storage.ts
-  `parseMaxSizeLimit`); size and MIME limits; upserts; signed URLs.
-- TUS resumable uploads (tus-node-server as Storage configures it in src/http/routes/tus/): any chunk
-  size, `x-upsert` read on every request, `Upload-Expires` on creation and 410 Gone with a plain-text body
-  once an upload expired, plain-text 404 for an unknown upload.
+- Storage (tests/support/storage.py): buckets, uploads (raw and multipart), downloads, deletes, signed
+  URLs, with supabase/storage's key, bucket-name, MIME and size rules and its error bodies.
+- TUS resumable uploads (tests/support/tus.py), as @tus/server with Storage's hooks.
 - PostgREST (tests/support/postgrest.py): rows in a real PostgreSQL holding the seed's tables, and
   PostgREST's statuses and {code, details, hint, message} bodies.
+- Keys: `apikey` must be the project's key. A legacy JWT key goes in `Authorization: Bearer` too; an
+  sb_secret_ key may be sent alone or also as the bearer token (the platform's API gateway swaps it for
+  a short-lived service_role JWT, as supabase-py relies on); any other bearer is refused.
 
 Faults for tests: `server.fault(method, path_regex, action, times)` where action is "500", "429",
 "stall" (answer after `stall_s`, past the client's timeout), "drop" (close without answering) or
@@ -19,26 +19,19 @@ through first. `state.pg_unreachable` / `state.pg_timeouts` make the database it
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
 import re
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
-from email.utils import formatdate
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
+from urllib.parse import urlparse
 
-from tests.support import postgrest
-
-SIGNING_SECRET = b"fake-storage-signing-secret"
-# supabase/storage src/storage/limits.ts isValidKey / isValidBucketName (JavaScript's \w is ASCII only).
-VALID_KEY = re.compile(r"[A-Za-z0-9_/!\-.*'() &$@=;:+,?]*")
-VALID_BUCKET = re.compile(r"[A-Za-z0-9_!\-.*'() &$@=;:+,?]*")
+from tests.support import postgrest, storage, tus
+from tests.support.tus import Upload
 
 
 @dataclass
@@ -48,17 +41,6 @@ class Fault:
     action: str
     times: int
     skip: int = 0  # let this many matching requests through first
-
-
-@dataclass
-class Upload:
-    bucket: str
-    name: str
-    mime: str
-    length: int
-    upsert: bool
-    expires_at: float
-    data: bytearray = field(default_factory=bytearray)
 
 
 class State:
@@ -168,8 +150,8 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("authorization")
         if self.state.key.startswith("eyJ"):
             ok = auth == f"Bearer {self.state.key}"
-        else:  # sb_secret_ keys are not JWTs: sending one as a bearer token fails
-            ok = auth is None
+        else:  # an sb_secret_ key alone, or repeated as the bearer token (the gateway swaps it for a JWT)
+            ok = auth is None or auth == f"Bearer {self.state.key}"
         if not ok:
             self._body()
             if storage:
@@ -186,7 +168,7 @@ class Handler(BaseHTTPRequestHandler):
         if self._fault():
             return
         if path.startswith("/storage/v1/object/sign/") and self.command == "GET":
-            return self._serve_signed()
+            return storage.serve_signed(self)
         if path == "/functions/v1/job-callback" and self.command == "POST":
             return self._job_callback()
         if path.startswith("/rest/v1/"):
@@ -199,14 +181,14 @@ class Handler(BaseHTTPRequestHandler):
         if not self._authorized(storage=True):
             return
         rest = path.removeprefix("/storage/v1/")
-        if rest == "bucket":
-            return self._buckets()
+        if rest == "bucket" or rest.startswith("bucket/"):
+            return storage.buckets(self, rest.removeprefix("bucket").strip("/"))
         if rest.startswith("upload/resumable"):
-            return self._tus(rest.removeprefix("upload/resumable").strip("/"))
+            return tus.handle(self, rest.removeprefix("upload/resumable").strip("/"))
         if rest.startswith("object/sign/"):
-            return self._sign(rest.removeprefix("object/sign/"))
+            return storage.sign(self, rest.removeprefix("object/sign/"))
         if rest.startswith("object/"):
-            return self._object(rest.removeprefix("object/"))
+            return storage.objects(self, rest.removeprefix("object/"))
         self._body()
         self._storage_error("404", "not_found", "unknown route")
 
@@ -226,141 +208,6 @@ class Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.callbacks.append({"body": body, "raw": raw, "at": time.time()})
         self._send(200, {"success": True})
-
-    # -- storage -----------------------------------------------------------------------------------
-
-    def _buckets(self) -> None:
-        if self.command == "GET":
-            return self._send(200, list(self.state.buckets.values()))
-        spec = json.loads(self._body() or b"{}")
-        name = spec.get("id") or spec.get("name")
-        if not isinstance(name, str) or not name or not VALID_BUCKET.fullmatch(name):
-            return self._storage_error("400", "InvalidBucketName", "Bucket name invalid")
-        limit = spec.get("file_size_limit")
-        if isinstance(limit, int) and limit > self.state.global_limit:  # storage.ts parseMaxSizeLimit
-            return self._storage_error("413", "Payload too large", "The object exceeded the maximum allowed size")
-        with self.state.lock:
-            if name in self.state.buckets:
-                return self._storage_error("409", "Duplicate", "The resource already exists")
-            self.state.buckets[name] = {"id": name, "name": name, "public": bool(spec.get("public")),
-                                        "file_size_limit": spec.get("file_size_limit"),
-                                        "allowed_mime_types": spec.get("allowed_mime_types")}
-        self._send(200, {"name": name})
-
-    def _check(self, bucket: str, size: int, mime: str) -> bool:
-        b = self.state.buckets.get(bucket)
-        if b is None:
-            self._storage_error("404", "Bucket not found", "Bucket not found")
-            return False
-        if size > min(b["file_size_limit"] or self.state.global_limit, self.state.global_limit):
-            self._storage_error("413", "Payload too large", "The object exceeded the maximum allowed size")
-            return False
-        if b["allowed_mime_types"] and mime not in b["allowed_mime_types"]:
-            self._storage_error("415", "invalid_mime_type", f"mime type {mime} is not supported")
-            return False
-        return True
-
-    def _store(self, bucket: str, name: str, data: bytes, mime: str, upsert: bool,
-               cache_control: str | None = None) -> bool:
-        with self.state.lock:
-            if (bucket, name) in self.state.objects and not upsert:
-                self._storage_error("409", "Duplicate", "The resource already exists")
-                return False
-            self.state.objects[(bucket, name)] = (data, mime)
-            # Stored and served back exactly as sent (storage's object metadata `cacheControl`).
-            self.state.cache_control[(bucket, name)] = cache_control
-        return True
-
-    def _valid_key(self, name: str) -> bool:
-        """Storage decodes the path, then checks the key (src/http/routes/object/*.ts, limits.ts isValidKey)."""
-        if name and VALID_KEY.fullmatch(name):
-            return True
-        self._storage_error("400", "InvalidKey", f"Invalid key: {name}")
-        return False
-
-    def _object(self, rest: str) -> None:
-        bucket, _, name = rest.partition("/")
-        name = unquote(name)
-        data = self._body()
-        if self.command not in ("POST", "PUT"):
-            return self._storage_error("405", "method", "not allowed")
-        if not self._valid_key(name):
-            return
-        mime = self.headers.get("content-type", "application/octet-stream")
-        if not self._check(bucket, len(data), mime):
-            return
-        if self._store(bucket, name, data, mime, self.headers.get("x-upsert") == "true" or self.command == "PUT",
-                       self.headers.get("cache-control")):
-            self._send(200, {"Key": f"{bucket}/{name}", "Id": str(uuid.uuid4())})
-
-    def _token(self, bucket: str, name: str, exp: int) -> str:
-        sig = hmac.new(SIGNING_SECRET, f"{bucket}/{name}|{exp}".encode(), hashlib.sha256).digest()
-        return f"{exp}.{base64.urlsafe_b64encode(sig).decode().rstrip('=')}"
-
-    def _sign(self, rest: str) -> None:
-        bucket, _, name = rest.partition("/")
-        expires = int(json.loads(self._body() or b"{}").get("expiresIn", 60))
-        if (bucket, name) not in self.state.objects:
-            return self._storage_error("404", "not_found", "Object not found")
-        token = self._token(bucket, name, int(time.time()) + expires)
-        self._send(200, {"signedURL": f"/object/sign/{bucket}/{name}?token={token}"})
-
-    def _serve_signed(self) -> None:
-        url = urlparse(self.path)
-        bucket, _, name = url.path.removeprefix("/storage/v1/object/sign/").partition("/")
-        token = parse_qs(url.query).get("token", [""])[0]
-        exp = int(token.split(".")[0]) if token.split(".")[0].isdigit() else 0
-        if not hmac.compare_digest(token, self._token(bucket, name, exp)):
-            return self._storage_error("400", "InvalidJWT", "invalid signature")
-        if exp < time.time():
-            return self._storage_error("400", "InvalidJWT", "jwt expired")
-        data, mime = self.state.objects[(bucket, name)]
-        self._send(200, data, {"Content-Type": mime})
-
-    def _tus(self, upload_id: str) -> None:
-        if self.command == "POST" and not upload_id:
-            self._body()
-            items = [item.split(" ", 1) for item in self.headers.get("upload-metadata", "").split(",") if " " in item]
-            meta = {k: base64.b64decode(v).decode() for k, v in items}
-            length = int(self.headers.get("upload-length", "0"))
-            if not self._valid_key(meta.get("objectName", "")):
-                return
-            if not self._check(meta.get("bucketName", ""), length, meta.get("contentType", "")):
-                return
-            new, expires = uuid.uuid4().hex, time.time() + self.state.upload_expires_s
-            self.state.uploads[new] = Upload(meta["bucketName"], meta["objectName"], meta["contentType"], length,
-                                             self.headers.get("x-upsert") == "true", expires)
-            host = self.headers.get("host")
-            return self._send(201, None, {"Location": f"http://{host}/storage/v1/upload/resumable/{new}",
-                                          "Tus-Resumable": "1.0.0", "Upload-Expires": formatdate(expires, usegmt=True)})
-        upload = self.state.uploads.get(upload_id)
-        if upload is None:
-            self._body()
-            return self._send(404, b"The file for this url was not found\n", {"Content-Type": "text/plain"})
-        if upload.expires_at < time.time():  # tus-node-server ERRORS.FILE_NO_LONGER_EXISTS
-            self._body()
-            return self._send(410, b"The file for this url no longer exists\n", {"Content-Type": "text/plain"})
-        if self.command == "HEAD":
-            return self._send(200, None, {"Upload-Offset": str(len(upload.data)),
-                                          "Upload-Length": str(upload.length), "Tus-Resumable": "1.0.0"})
-        if self.command != "PATCH":
-            self._body()
-            return self._send(405, None)
-        chunk = self._body()
-        # Real Storage reads x-upsert on every TUS request (src/http/routes/tus/index.ts, lifecycle.ts), not only
-        # on creation: a PATCH without it on an object that exists is refused.
-        if (upload.bucket, upload.name) in self.state.objects and self.headers.get("x-upsert") != "true":
-            return self._send(409, {"message": "The resource already exists"})
-        if int(self.headers.get("upload-offset", "-1")) != len(upload.data):
-            return self._send(409, {"message": "offset mismatch"})
-        # Any chunk size is taken (6 MB is supabase-js's choice, not the server's rule).
-        last = len(upload.data) + len(chunk) == upload.length
-        upload.data.extend(chunk)
-        self.state.log.append({"method": "PATCH-bytes", "path": upload_id, "status": 0, "bytes": len(chunk)})
-        if last and not self._store(upload.bucket, upload.name, bytes(upload.data), upload.mime,
-                                    self.headers.get("x-upsert") == "true"):
-            return
-        self._send(204, None, {"Upload-Offset": str(len(upload.data)), "Tus-Resumable": "1.0.0"})
 
     # -- PostgREST ---------------------------------------------------------------------------------
 
@@ -387,6 +234,11 @@ class FakeSupabase(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+    def add_bucket(self, name: str, limit: int | None = None, mime: list[str] | None = None,
+                   public: bool = False) -> None:
+        """A bucket made elsewhere (the dashboard, another tool), with its own rules."""
+        self.state.buckets[name] = storage.bucket_record(name, public, limit, mime)
 
     def fault(self, method: str, path: str, action: str, times: int = 1, skip: int = 0) -> None:
         self.state.faults.append(Fault(method, re.compile(path), action, times, skip))

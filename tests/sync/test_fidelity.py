@@ -50,7 +50,7 @@ def test_a_key_storage_would_refuse_is_never_sent(cli: Callable[..., Result], ho
     assert refused.status_code == 400 and refused.json()["error"] == "InvalidKey"
     bucket = httpx.post(f"{supa.url}/storage/v1/bucket", json={"id": "a/b", "name": "a/b"},
                         headers={"apikey": SECRET_KEY})
-    assert bucket.status_code == 400 and bucket.json()["error"] == "InvalidBucketName"
+    assert bucket.status_code == 400 and bucket.json()["code"] == "InvalidBucketName"
 
 
 def test_postgrest_maps_constraint_errors_to_400_and_ourvidz_does_not_retry(supa: FakeSupabase) -> None:
@@ -100,8 +100,7 @@ def test_an_expired_tus_upload_starts_again_without_a_duplicate(cli: Callable[..
 def test_tus_takes_any_chunk_size_and_announces_expiry(supa: FakeSupabase) -> None:
     import base64
 
-    supa.state.buckets["video_fast"] = {"id": "video_fast", "name": "video_fast", "public": False,
-                                        "file_size_limit": None, "allowed_mime_types": None}
+    supa.add_bucket("video_fast")
     meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in
                     (("bucketName", "video_fast"), ("objectName", f"{OWNER}/x.mp4"), ("contentType", "video/mp4")))
     head = {"apikey": SECRET_KEY, "Tus-Resumable": "1.0.0"}
@@ -115,3 +114,44 @@ def test_tus_takes_any_chunk_size_and_announces_expiry(supa: FakeSupabase) -> No
         assert sent.status_code == 204, sent.text
         offset += size
     assert len(supa.state.objects[("video_fast", f"{OWNER}/x.mp4")][0]) == 3_000_000
+
+
+def test_a_bucket_may_take_a_whole_mime_type(cli: Callable[..., Result], tmp_path: Path) -> None:
+    from ourvidz_cli.catalog.schema import Bucket
+
+    # Storage's own rule (uploader.ts validateMimeType): `image/*` takes every image subtype.
+    overlay = tmp_path / "wild.toml"
+    overlay.write_text('base = "default"\n[buckets.image_fast]\nmax_mb = 5\nmime = ["image/*"]\n')
+    res = cli("--config", str(overlay), "job-types", "--json")
+    assert res.code == 0, res.err
+    wild = Bucket("image_fast", 5, ("image/*",))
+    assert wild.accepts("image/png") and wild.accepts("image/webp") and not wild.accepts("video/mp4")
+    assert Bucket("any", None, ()).accepts("video/mp4") and not Bucket("png", None, ("image/png",)).accepts("image/gif")
+
+
+def test_a_killed_upload_that_expired_meanwhile_starts_again(cli: Callable[..., Result], home: Path,
+                                                            supa: FakeSupabase, pg: postgres.Cluster) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import wait_for
+
+    job, data = big_video_job(cli, home)
+    supa.state.stall_s = 30
+    supa.fault("PATCH", r"/upload/resumable/", "stall", times=1, skip=1)
+    proc = subprocess.Popen([sys.executable, "-m", "ourvidz_cli", "--smoke", "sync", "--json"],
+                            env={**os.environ, "OURVIDZ_HOME": str(home), "OURVIDZ_SUPABASE_TIMEOUT": "60"},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(lambda: any(e["status"] == "fault:stall" for e in supa.state.log), timeout=60, what="stalled chunk")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    for upload in supa.state.uploads.values():  # a day passes: the server drops the half-done upload
+        upload.expires_at = 0
+    resumed = cli("--smoke", "sync", "--json")
+    assert resumed.code == 0, resumed.err
+    assert any(e["method"] == "HEAD" and e["status"] == 410 for e in supa.state.log)
+    key = ("video_fast", f"{OWNER}/{job['uuid']}_0.mp4")
+    assert supa.state.objects[key] == (data, "video/mp4") and len(supa.state.uploads) == 2
+    assert len(rows(pg, "videos")) == 1

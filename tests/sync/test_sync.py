@@ -148,10 +148,8 @@ def test_refused_files_are_skipped_and_never_retried(cli: Callable[..., Result],
                                                      tmp_path: Path) -> None:
     make_jobs(cli)
     # The project's buckets were made elsewhere with other rules: the server refuses, by body code.
-    supa.state.buckets["video_fast"] = {"id": "video_fast", "name": "video_fast", "public": False,
-                                        "file_size_limit": None, "allowed_mime_types": ["image/png"]}
-    supa.state.buckets["image_fast"] = {"id": "image_fast", "name": "image_fast", "public": False,
-                                        "file_size_limit": 100, "allowed_mime_types": None}
+    supa.add_bucket("video_fast", mime=["image/png"])
+    supa.add_bucket("image_fast", limit=100)
     cli("--smoke", "sync", "setup")
     first = cli("--smoke", "sync", "--json").json()
     reasons = {s["reason"].split(" (")[0] for j in first["jobs"] for s in j["skipped"]}
@@ -219,7 +217,7 @@ def test_jwt_keys_go_in_authorization_and_no_key_leaks(cli: Callable[..., Result
     assert cli("--smoke", "queue", "add", "image_fast", "x").code == 0
     outputs.append(cli("--smoke", "queue", "run", "--sync", "--json"))
     assert outputs[-1].code == 0 and len(supa.state.objects) == 2
-    # A sb_secret_ key sent as a bearer token is refused, so the client must not send one.
+    # sb_secret_ keys are not JWTs: the client sends them as apikey only.
     supa.state.key = SECRET_KEY
     monkeypatch.setenv("SUPABASE_SERVICE_KEY", SECRET_KEY)
     assert cli("--smoke", "generate", "image_fast", "y", "--sync").code == 0
