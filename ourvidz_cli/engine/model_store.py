@@ -9,6 +9,15 @@ from typing import Any
 from ourvidz_cli.catalog.job import Lora, ModelRef
 from ourvidz_cli.catalog.schema import Catalog, Model
 from ourvidz_cli.engine.families.registry import family
+from ourvidz_cli.engine.weights import (
+    CANONICAL,
+    ITEMSIZE,
+    check_checkpoint,
+    loaded_weights,
+    pull_patterns,
+    safetensors_elements,
+    weight_bytes,
+)
 
 
 @dataclass(frozen=True)
@@ -61,36 +70,6 @@ def locate(model: Model, catalog: Catalog) -> Location:
                     _size(snapshot) if present else None, hint)
 
 
-# Bytes per element of the dtypes a model loads in.
-ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
-SAFETENSORS_ITEMSIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
-                        "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
-
-
-def _safetensors_elements(path: Path) -> list[tuple[int, str]]:
-    """(element count, dtype) per tensor, read from the file's JSON header without loading it."""
-    import json
-    import struct
-
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-        if len(head) < 8:
-            raise ValueError("shorter than a safetensors header")
-        (length,) = struct.unpack("<Q", head)
-        if length > path.stat().st_size - 8:
-            raise ValueError(f"header length {length} is past the end of the file")
-        header = json.loads(fh.read(length))
-    out = []
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        count = 1
-        for dim in info["shape"]:
-            count *= dim
-        out.append((count, info["dtype"]))
-    return out
-
-
 def resolve_local(source: str, local: bool) -> Path | None:
     """A folder or file holding the model on this machine, or None when it is not here."""
     if local:
@@ -105,27 +84,21 @@ def resolve_local(source: str, local: bool) -> Path | None:
 
 
 def estimate_bytes(model: ModelRef, dtype: str | None = None, skip: tuple[str, ...] = ()) -> int | None:
-    """Device memory the model's weights take once loaded in `dtype`: floating tensors at the load
-    dtype's size, others as stored. `skip` leaves out components (subfolders) kept off the device."""
+    """Device memory the model's weights take once loaded in `dtype`: the files its loader reads, floating
+    tensors at the load dtype's size (float32 for the family's float32 components), the catalog's
+    replacement VAE instead of the snapshot's own. `skip` leaves out components kept off the device."""
     root = resolve_local(model.source, model.local)
     if root is None:
         return None
     want = ITEMSIZE.get(dtype or model.dtype, 2)
     fp32_parts = family(model.kind).fp32_components
-    files = [root] if root.is_file() else sorted(root.rglob("*.safetensors"))
-    total = 0
-    for f in files:
-        part = f.relative_to(root).parts[0] if f != root and len(f.relative_to(root).parts) > 1 else ""
-        if part in skip:
-            continue
-        size = 4 if part in fp32_parts else want
-        try:
-            for count, stored in _safetensors_elements(f):
-                total += count * (size if stored in ("F32", "F16", "BF16", "F64") else SAFETENSORS_ITEMSIZE.get(
-                    stored, 1))
-        except (OSError, ValueError, KeyError):
-            total += f.stat().st_size
-    if not files and root.is_dir():
+    parts = loaded_weights(root)
+    if model.vae and "vae" in parts:
+        vae_root = resolve_local(model.vae, Path(model.vae).is_absolute())
+        parts["vae"] = loaded_weights(vae_root)[""] if vae_root is not None else parts["vae"]
+    total = sum(weight_bytes(files, 4 if part in fp32_parts else want)
+                for part, files in parts.items() if part not in skip)
+    if not any(parts.values()) and root.is_dir():
         total = sum(p.stat().st_size for p in root.rglob("*.bin"))
     return total
 
@@ -158,7 +131,7 @@ def pull(model: Model, catalog: Catalog) -> dict[str, Any]:
 
         fam = family(model.kind)
         try:
-            where = snapshot_download(str(model.repo), allow_patterns=list(fam.pull_allow),
+            where = snapshot_download(str(model.repo), allow_patterns=_allow_patterns(str(model.repo), fam),
                                       ignore_patterns=list(fam.pull_ignore))
         except Exception as exc:  # noqa: BLE001  hub, network and auth errors all become one line
             raise OurvidzError(f"could not download {model.repo} for model '{model.name}': "
@@ -168,8 +141,8 @@ def pull(model: Model, catalog: Catalog) -> dict[str, Any]:
         from huggingface_hub import snapshot_download
 
         try:
-            fetched.append(snapshot_download(model.vae, allow_patterns=["*.json", "*.safetensors"],
-                                             ignore_patterns=list(family(model.kind).pull_ignore)))
+            # Only what AutoencoderKL.from_pretrained reads: VAE repos also ship single-file copies.
+            fetched.append(snapshot_download(model.vae, allow_patterns=["config.json", CANONICAL[0]]))
         except Exception as exc:  # noqa: BLE001
             raise OurvidzError(f"could not download VAE {model.vae} for model '{model.name}': "
                                f"{_first_line(exc)}") from None
@@ -191,6 +164,19 @@ def pull(model: Model, catalog: Catalog) -> dict[str, Any]:
     loc = locate(model, catalog)
     return {"name": model.name, "source": model.source, "present": loc.present, "where": loc.where,
             "bytes": loc.bytes, "fetched": fetched}
+
+
+def _allow_patterns(repo: str, fam: Any) -> list[str]:
+    """A pipeline fetches only the components its model_index.json names (SDXL's repo also holds
+    `vae_1_0/`, which no pipeline reads); other families take their static patterns."""
+    if fam.marker != "model_index.json":
+        return list(fam.pull_allow)
+    import json
+
+    from huggingface_hub import hf_hub_download
+
+    index = json.loads(Path(hf_hub_download(repo, "model_index.json")).read_text(encoding="utf-8"))
+    return pull_patterns(index)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -219,9 +205,9 @@ def check(model: Model, catalog: Catalog) -> list[str]:
         if model.config is None:
             problems.append("a single-file checkpoint needs config = (a diffusers folder or repo) in models.toml")
         try:
-            _safetensors_elements(root)
+            check_checkpoint(root)
         except (OSError, ValueError, KeyError) as exc:
-            problems.append(f"{root.name}: unreadable safetensors header ({exc})")
+            problems.append(f"{root.name}: unreadable checkpoint ({exc})")
         return problems
     index = root / family(model.kind).marker
     bad = _json_ok(index)
@@ -240,7 +226,7 @@ def check(model: Model, catalog: Catalog) -> list[str]:
             problems += [p for p in (_json_ok(c) for c in configs) if p]
     for weights in root.rglob("*.safetensors"):
         try:
-            _safetensors_elements(weights)
+            safetensors_elements(weights)
         except (OSError, ValueError, KeyError) as exc:
             problems.append(f"{weights.relative_to(root)}: unreadable safetensors header ({exc})")
     if model.vae and resolve_local(model.vae, Path(model.vae).is_absolute()) is None:

@@ -82,3 +82,22 @@ def test_registry_declares_what_the_rest_of_the_code_asks() -> None:
     assert FAMILIES["wan"].fp32_components == ("vae",) and FAMILIES["wan"].ram_component == "text_encoder"
     with pytest.raises(CatalogError, match="not supported"):
         family("flux")
+
+
+@pytest.mark.parametrize("kind", ["sdxl", "wan", "qwen"])
+def test_every_component_loads_in_the_asked_dtype(smoke_root: Path, torch, kind: str) -> None:  # noqa: ANN001
+    """diffusers before 0.40 and transformers before 4.56 take `dtype=` without a word and load float32:
+    twice the memory the engine planned for. bfloat16 runs on a CPU, so the load path is checked here."""
+    fam = family(kind)
+    loaded = fam.load(ref(smoke_root, kind), "cpu", torch.bfloat16)
+    parts = components(loaded) if hasattr(loaded, "components") else {"model": loaded.model}
+    wrong = []
+    for name, part in parts.items():
+        keep = set(getattr(part, "_keep_in_fp32_modules", None) or ())  # the library's own fp32 islands
+        for pname, p in part.named_parameters():
+            allowed = {torch.float32} if name in fam.fp32_components else {torch.bfloat16}
+            if keep & set(pname.split(".")):  # the library may keep these in float32 (or not)
+                allowed.add(torch.float32)
+            if p.dtype not in allowed:
+                wrong.append(f"{name}.{pname}: {p.dtype}")
+    assert parts and not wrong, wrong[:5]
