@@ -14,6 +14,7 @@ from ourvidz_cli.engine.weights import (
     ITEMSIZE,
     check_checkpoint,
     loaded_weights,
+    pipeline_components,
     pull_patterns,
     safetensors_elements,
     weight_bytes,
@@ -216,9 +217,7 @@ def check(model: Model, catalog: Catalog) -> list[str]:
     if index.name == "model_index.json":
         import json
 
-        for component, spec in json.loads(index.read_text()).items():
-            if component.startswith("_") or not isinstance(spec, list) or spec[0] is None:
-                continue
+        for component in pipeline_components(json.loads(index.read_text())):
             folder = root / component
             configs = [p for p in folder.glob("*.json")] if folder.is_dir() else []
             if not configs:

@@ -44,14 +44,21 @@ def check_checkpoint(path: Path) -> None:
     """Raise ValueError when a single-file checkpoint cannot be what its suffix says."""
     if path.suffix == ".ckpt":
         if zipfile.is_zipfile(path):
-            if not any(n.endswith("data.pkl") for n in zipfile.ZipFile(path).namelist()):
-                raise ValueError("a zip without data.pkl, not a torch checkpoint")
+            with zipfile.ZipFile(path) as archive:
+                if not any(n.endswith("data.pkl") for n in archive.namelist()):
+                    raise ValueError("a zip without data.pkl, not a torch checkpoint")
             return
         with open(path, "rb") as fh:
             if fh.read(2) not in PICKLE_MAGIC:
                 raise ValueError("neither a torch zip checkpoint nor a pickle")
         return
     safetensors_elements(path)
+
+
+def pipeline_components(model_index: dict[str, object]) -> list[str]:
+    """The components a pipeline's model_index.json names (entries like `[null, null]` are unused slots)."""
+    return [name for name, spec in model_index.items()
+            if not name.startswith("_") and isinstance(spec, list) and spec[0] is not None]
 
 
 # The names diffusers' and transformers' from_pretrained read (without a `variant`), sharded or not.
@@ -78,13 +85,8 @@ def loaded_weights(root: Path) -> dict[str, list[Path]]:
     index = root / "model_index.json"
     if not index.is_file():
         return {"": _folder_weights(root)}
-    out = {}
-    for component, spec in json.loads(index.read_text(encoding="utf-8")).items():
-        if component.startswith("_") or not isinstance(spec, list) or spec[0] is None:
-            continue
-        if (root / component).is_dir():
-            out[component] = _folder_weights(root / component)
-    return out
+    components = pipeline_components(json.loads(index.read_text(encoding="utf-8")))
+    return {name: _folder_weights(root / name) for name in components if (root / name).is_dir()}
 
 
 def weight_bytes(files: list[Path], itemsize: int) -> int:
@@ -101,9 +103,5 @@ def weight_bytes(files: list[Path], itemsize: int) -> int:
 
 def pull_patterns(model_index: dict[str, object]) -> list[str]:
     """snapshot_download allow patterns for the components a pipeline's model_index.json names."""
-    patterns = ["model_index.json"]
-    for component, spec in model_index.items():
-        if not component.startswith("_") and isinstance(spec, list) and spec[0] is not None:
-            patterns += [f"{component}/*.json", f"{component}/*.txt", f"{component}/*.model",
-                         f"{component}/*.safetensors", f"{component}/*.jinja"]
-    return patterns
+    return ["model_index.json"] + [f"{name}/*.{ext}" for name in pipeline_components(model_index)
+                                   for ext in ("json", "txt", "model", "safetensors", "jinja")]

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import OWNER, SECRET_KEY, Result, jobs, rows
 from tests.support import postgres
 from tests.support.supabase_server import FakeSupabase
-from tests.sync.test_sync import big_video_job
+from tests.sync.test_sync import big_video_job, kill_sync_mid_upload
 
 JOB = {"id": "0b7e9a33-5c1d-4f0e-8a2b-9c4d3e2f1a00", "user_id": OWNER, "job_type": "image_fast",
        "status": "completed"}
@@ -131,22 +131,8 @@ def test_a_bucket_may_take_a_whole_mime_type(cli: Callable[..., Result], tmp_pat
 
 def test_a_killed_upload_that_expired_meanwhile_starts_again(cli: Callable[..., Result], home: Path,
                                                             supa: FakeSupabase, pg: postgres.Cluster) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from tests.conftest import wait_for
-
     job, data = big_video_job(cli, home)
-    supa.state.stall_s = 30
-    supa.fault("PATCH", r"/upload/resumable/", "stall", times=1, skip=1)
-    proc = subprocess.Popen([sys.executable, "-m", "ourvidz_cli", "--smoke", "sync", "--json"],
-                            env={**os.environ, "OURVIDZ_HOME": str(home), "OURVIDZ_SUPABASE_TIMEOUT": "60"},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_for(lambda: any(e["status"] == "fault:stall" for e in supa.state.log), timeout=60, what="stalled chunk")
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
+    kill_sync_mid_upload(home, supa)
     for upload in supa.state.uploads.values():  # a day passes: the server drops the half-done upload
         upload.expires_at = 0
     resumed = cli("--smoke", "sync", "--json")

@@ -4,6 +4,7 @@ server that a real client would not accept fails here. (ourvidz keeps its own th
 
 from __future__ import annotations
 
+import base64
 import io
 import time
 import uuid
@@ -126,8 +127,6 @@ def test_tus_refusals_come_as_plain_text_with_real_statuses(sb: Client, supa: Fa
 
 
 def _b64(text: str) -> str:
-    import base64
-
     return base64.b64encode(text.encode()).decode()
 
 

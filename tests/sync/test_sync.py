@@ -260,10 +260,8 @@ def big_video_job(cli: Callable[..., Result], home: Path) -> tuple[dict, bytes]:
     return job, data
 
 
-def test_killed_large_upload_resumes(cli: Callable[..., Result], home: Path, supa: FakeSupabase,
-                                     pg: postgres.Cluster) -> None:
-    job, data = big_video_job(cli, home)
-    # Let the first chunk through, then stall the second: kill the sync while it waits for an answer.
+def kill_sync_mid_upload(home: Path, supa: FakeSupabase) -> None:
+    """Let the first chunk through, stall the second, and SIGKILL the sync while it waits for an answer."""
     supa.state.stall_s = 30
     supa.fault("PATCH", r"/upload/resumable/", "stall", times=1, skip=1)
     proc = subprocess.Popen([sys.executable, "-m", "ourvidz_cli", "--smoke", "sync", "--json"],
@@ -272,6 +270,12 @@ def test_killed_large_upload_resumes(cli: Callable[..., Result], home: Path, sup
     wait_for(lambda: any(e["status"] == "fault:stall" for e in supa.state.log), timeout=60, what="stalled chunk")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+
+
+def test_killed_large_upload_resumes(cli: Callable[..., Result], home: Path, supa: FakeSupabase,
+                                     pg: postgres.Cluster) -> None:
+    job, data = big_video_job(cli, home)
+    kill_sync_mid_upload(home, supa)
     (upload,) = supa.state.uploads.values()
     assert len(upload.data) == 6 * 2**20 and ("video_fast", f"{OWNER}/{job['uuid']}_0.mp4") not in supa.state.objects
     status = cli("--smoke", "sync", "status", "--json").json()
