@@ -16,7 +16,7 @@ from ourvidz_cli.catalog.job import ModelRef
 from ourvidz_cli.engine.residency import Residency, load_dtype, model_key, placement
 from ourvidz_cli.queue import ClaimOrder, Job
 
-LOADED_S = 0.05  # a recorded load time above this was a load, not a warm hit
+LOADED_S = 0.05  # in ledgers from before model_load_s: a load time above this was a load, not a warm hit
 
 
 @dataclass
@@ -57,6 +57,16 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _model_load(row: dict[str, Any]) -> float | None:
+    """The seconds the job spent loading its own model, if it loaded it (a warm model records 0)."""
+    if row["model_load_s"] is not None:
+        return row["model_load_s"] if row["model_load_s"] > 0 else None
+    # An older row: load_s may include the enhancer's load, and a tiny model's load may look warm.
+    if (row["load_s"] or 0) > LOADED_S and (not row["enhancer_key"] or row["enhance_cached"]):
+        return float(row["load_s"])
+    return None
+
+
 class Estimates:
     """Medians of this machine's completed jobs: generation and writing per job type and model, a load
     per model, an enhancer call (its load and answer) per enhancer."""
@@ -68,8 +78,9 @@ class Estimates:
             gen[key].append(r["generate_s"])
             spent = (r["load_s"] or 0) + r["generate_s"] + (r["enhance_s"] or 0)
             write[key].append(max(0.0, (r["duration_s"] or spent) - spent))
-            if (r["load_s"] or 0) > LOADED_S and (not r["enhancer_key"] or r["enhance_cached"]):
-                load[r["model_key"]].append(r["load_s"])
+            loaded = _model_load(r)
+            if loaded is not None:
+                load[r["model_key"]].append(loaded)
             if r["enhancer_key"] and r["enhance_cached"] == 0 and r["enhance_s"] is not None:
                 ask[r["enhancer_key"]].append(r["enhance_s"])
         self.gen = {k: _median(v) for k, v in gen.items()}

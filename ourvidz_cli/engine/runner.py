@@ -185,7 +185,8 @@ class Runner:
         if mode not in (None, "full"):
             self.log(job_id, f"model {model.name} placed as {mode} to fit the memory budget")
         timings["load_s"] = load_s = load_s + seconds
-        self.queue.record(job_id, self.worker, load_s=load_s)
+        timings["model_load_s"] = seconds
+        self.queue.record(job_id, self.worker, load_s=load_s, model_load_s=seconds)
         beat.check()
 
         def on_step(done: int, total: int) -> None:

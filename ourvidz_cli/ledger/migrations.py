@@ -252,6 +252,14 @@ def m012_pairs(db: sqlite_utils.Database) -> None:
     db["jobs"].create_index(["pair_of"], index_name="jobs_pair_of")
 
 
+@migration
+def m013_loads_and_revisions(db: sqlite_utils.Database) -> None:
+    # model_load_s: the seconds this job spent loading its own model (0 when it was warm), apart from an
+    # enhancer's load, so estimates know a load when they see one. revisions: the commit each Hugging Face
+    # source resolved to when the job loaded it ({source: sha}), which `rerun` loads again.
+    _add_columns(db, "jobs", {"model_load_s": float, "revisions": str})
+
+
 def apply(conn: Any) -> list[str]:
     """Apply every migration not yet recorded on a sqlite3 connection; the caller holds the write lock."""
     import sqlite_utils

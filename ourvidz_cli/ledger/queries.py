@@ -30,7 +30,8 @@ class Queries:
     def timings(self) -> list[dict[str, Any]]:
         """What completed jobs measured, rendered here (not reused, not from a remote queue), for estimates."""
         rows = self.db.conn.execute(
-            "SELECT type, model_key, enhancer_key, load_s, generate_s, enhance_s, enhance_cached, duration_s "
+            "SELECT type, model_key, enhancer_key, load_s, model_load_s, generate_s, enhance_s, enhance_cached, "
+            "duration_s "
             "FROM jobs WHERE status = 'completed' AND reused_from IS NULL AND origin IS NULL "
             "AND generate_s IS NOT NULL ORDER BY finished_at DESC LIMIT 5000")
         return [dict(r) for r in rows]

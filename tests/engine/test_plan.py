@@ -55,3 +55,15 @@ def test_estimates_come_from_past_jobs(cli: Callable[..., Result], home: Path, t
         (fresh / f"ledger.db{suffix}").unlink(missing_ok=True)
     empty = cli("--home", str(fresh), "queue", "plan", "--json").json()
     assert empty["jobs"] == 0 and empty["model_loads"] == 0
+
+
+def test_a_load_seen_only_beside_an_enhancement_still_counts(cli: Callable[..., Result], home: Path) -> None:
+    # Wan's only load came in a job whose load time also held Qwen's: the model's own load seconds are
+    # recorded apart (model_load_s), so the next such job has an estimate however short the load was.
+    base = ["--smoke", "queue", "add", "image7b_fast_enhanced", "--steps", "1", "--seed", "1"]
+    assert cli(*base[:4], "a red kite", *base[4:]).code == 0
+    assert run_queue(home)["completed"] == 1
+    assert cli(*base[:4], "a blue kite", *base[4:]).code == 0
+    plan = cli("queue", "plan", "--json", "--vram-budget", "1", "--device", "cpu").json()
+    assert plan["jobs"] == 1 and plan["steps"][0]["enhances"], plan
+    assert plan["jobs_without_history"] == 0 and plan["estimated_s"] > 0, plan
