@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from ourvidz_cli.catalog.job import JobConfig, Lora, ModelRef
+from ourvidz_cli.catalog.revisions import resolve
 
 # The file whose change means new weights, per layout (a diffusers folder, a transformers folder).
 _INDEX_FILES = ("model_index.json", "config.json")
@@ -34,24 +34,18 @@ def _local_revision(source: str) -> str:
     return "unknown"
 
 
-def _hub_revision(repo: str) -> str:
-    """The commit `main` points to in the local Hugging Face cache (read without importing the hub library)."""
-    cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
-        os.environ.get("HF_HOME", os.path.join(os.path.expanduser("~"), ".cache", "huggingface")), "hub")
-    ref = Path(cache) / f"models--{repo.replace('/', '--')}" / "refs" / "main"
-    try:
-        return ref.read_text(encoding="utf-8").strip()
-    except OSError:
-        return "not cached"
+def _hub_revision(repo: str, revision: str | None) -> str:
+    """The commit the revision (default `main`) resolves to in the local Hugging Face cache."""
+    return resolve(repo, revision) or f"not cached ({revision or 'main'})"
 
 
 def _lora_identity(lora: Lora) -> dict[str, Any]:
-    revision = _local_revision(lora.source) if lora.local else _hub_revision(lora.source)
+    revision = _local_revision(lora.source) if lora.local else _hub_revision(lora.source, lora.revision)
     return {**lora.to_dict(), "revision": revision}
 
 
 def model_identity(model: ModelRef) -> dict[str, Any]:
-    revision = _local_revision(model.source) if model.local else _hub_revision(model.source)
+    revision = _local_revision(model.source) if model.local else _hub_revision(model.source, model.revision)
     return {**model.to_dict(), "loras": [_lora_identity(x) for x in model.loras], "revision": revision}
 
 

@@ -19,13 +19,16 @@ class Lora:
     local: bool
     weight: float = 1.0
     weight_name: str | None = None
+    revision: str | None = None  # a Hugging Face commit; None: whatever `main` is
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "local": self.local, "weight": self.weight, "weight_name": self.weight_name}
+        d = {"source": self.source, "local": self.local, "weight": self.weight, "weight_name": self.weight_name}
+        return {**d, "revision": self.revision} if self.revision else d  # unpinned: the JSON jobs always had
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Lora:
-        return cls(str(d["source"]), bool(d.get("local")), float(d.get("weight", 1.0)), d.get("weight_name"))
+        return cls(str(d["source"]), bool(d.get("local")), float(d.get("weight", 1.0)), d.get("weight_name"),
+                   d.get("revision"))
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,13 @@ class ModelRef:
     loras: tuple[Lora, ...] = ()
     config: str | None = None  # a single-file checkpoint's diffusers config folder or repo
     vae: str | None = None  # a replacement VAE
+    revision: str | None = None  # a Hugging Face commit of `source`; None: whatever `main` is
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "source": self.source, "local": self.local,
-                "dtype": self.dtype, "fps": self.fps, "max_new_tokens": self.max_new_tokens,
-                "loras": [lora.to_dict() for lora in self.loras], "config": self.config, "vae": self.vae}
+        d = {"name": self.name, "kind": self.kind, "source": self.source, "local": self.local,
+             "dtype": self.dtype, "fps": self.fps, "max_new_tokens": self.max_new_tokens,
+             "loras": [lora.to_dict() for lora in self.loras], "config": self.config, "vae": self.vae}
+        return {**d, "revision": self.revision} if self.revision else d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelRef:
@@ -54,7 +59,7 @@ class ModelRef:
                    dtype=str(d.get("dtype", "float16")), fps=int(d.get("fps", 16)),
                    max_new_tokens=int(d.get("max_new_tokens", 200)),
                    loras=tuple(Lora.from_dict(x) for x in d.get("loras") or ()), config=d.get("config"),
-                   vae=d.get("vae"))
+                   vae=d.get("vae"), revision=d.get("revision"))
 
 
 @dataclass(frozen=True)

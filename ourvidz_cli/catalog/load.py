@@ -114,6 +114,7 @@ def _model(path: Path, name: str, spec: dict[str, Any]) -> Model:
         max_frames=int(spec["max_frames"]) if spec.get("max_frames") else None,
         fps=int(spec.get("fps", 16)),
         max_new_tokens=int(spec.get("max_new_tokens", 200)),
+        revision=str(spec["revision"]) if spec.get("revision") and repo is not None else None,
     )
 
 
@@ -187,7 +188,8 @@ def _lora(path: Path, model: str, i: int, spec: Any) -> Lora:
         raise CatalogError(f"catalog {path}: model '{model}' LoRA {i + 1} weight must be a number") from None
     local = "path" in spec
     return Lora(source=str(_local(path, str(spec["path"]))) if local else str(spec["repo"]), local=local,
-                weight=weight, weight_name=spec.get("weight_name"))
+                weight=weight, weight_name=spec.get("weight_name"),
+                revision=str(spec["revision"]) if spec.get("revision") and not local else None)
 
 
 def _config_source(path: Path, raw: Any) -> str | None:

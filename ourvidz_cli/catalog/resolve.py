@@ -14,6 +14,7 @@ from typing import Any
 from ourvidz_cli.catalog.fingerprint import fingerprint
 from ourvidz_cli.catalog.job import EnhanceSpec, JobConfig, ModelRef
 from ourvidz_cli.catalog.load import check_shape, parse_size
+from ourvidz_cli.catalog.revisions import pin_config
 from ourvidz_cli.catalog.schema import LIMITS, MAX_PROMPT_CHARS, MAX_SEED, MIME_BY_OUTPUT, Catalog, JobType, Model
 from ourvidz_cli.errors import UsageError
 
@@ -109,7 +110,8 @@ def check_prompt(prompt: Any) -> str:
 
 def respec(job: dict[str, Any], seed: Any = None) -> JobSpec:
     """A new job from a stored one's resolved config, so it runs as it did even if the catalog changed."""
-    config: JobConfig = job["config"]
+    # The weights it loaded: each Hugging Face source at the commit the job recorded.
+    config: JobConfig = pin_config(job["config"], json.loads(job.get("revisions") or "{}"))
     if seed is not None:
         config = config.with_seed(parse_seed(seed))
     enhanced = job.get("enhanced_prompt") if config.enhancer is not None else None

@@ -44,6 +44,7 @@ class Model:
     config: str | None = None
     # A replacement VAE (folder or repo id), e.g. the fp16-safe SDXL VAE.
     vae: str | None = None
+    revision: str | None = None  # pins a Hugging Face repo to one commit (branch or tag names work too)
 
     @property
     def source(self) -> str:
@@ -65,7 +66,7 @@ class Model:
     def as_ref(self) -> ModelRef:
         return ModelRef(name=self.name, kind=self.kind, source=self.source, local=self.path is not None,
                         dtype=self.dtype, fps=self.fps, max_new_tokens=self.max_new_tokens, loras=self.loras,
-                        config=self.config, vae=self.vae)
+                        config=self.config, vae=self.vae, revision=self.revision)
 
 
 @dataclass(frozen=True)

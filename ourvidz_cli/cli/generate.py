@@ -77,12 +77,18 @@ def rerun(
     compile_: CompileOpt = False,
     sync: SyncOpt = False,
     no_worker: NoWorkerOpt = False,
+    exact: Annotated[bool, typer.Option(
+        "--exact", help="Deterministic GPU kernels (no TF32, no cuDNN autotuning), in this process: "
+                        "slower, but the same pixels run after run.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run a job again from its stored settings (same seed unless --seed): same model files, same device,
-    same pixels. With --bundle, a bundled job, and whether its pixels match."""
+    """Run a job again from its stored settings (same seed unless --seed): the same model files (Hugging
+    Face models at the commit the job loaded), same device, same pixels. With --bundle, a bundled job, and
+    whether its pixels match."""
     ws = workspace()
-    flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync)
+    flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync, exact=exact)
+    if exact:  # a warm worker's kernels were chosen when it started: only this process can promise these
+        no_worker = True
     if (job_id is None) == (bundle is None):
         raise UsageError("give a JOB_ID, or --bundle FILE.zip")
     if bundle is not None:
@@ -102,4 +108,9 @@ def rerun(
             print(ids[0])
         return
     # A rerun exists to reproduce: it always renders.
-    run_now(ws, spec, flags, as_json, extra={"rerun_of": job_id}, use_worker=not no_worker, reuse=False)
+    extra: dict[str, object] = {"rerun_of": job_id}
+    if exact:
+        from ourvidz_cli.engine.determinism import make_deterministic
+
+        extra["deterministic"] = make_deterministic()
+    run_now(ws, spec, flags, as_json, extra=extra, use_worker=not no_worker, reuse=False)

@@ -32,6 +32,7 @@ class RunFlags:
     order: str = "smart"
     max_wait_s: float = 1800.0
     enhance_batch: int = 32
+    exact: bool = False  # deterministic kernels (rerun --exact); only this process can promise them
 
     def settings(self) -> dict[str, Any]:
         """What a warm worker must have been started with to run this command's job (unset: anything)."""
@@ -60,7 +61,8 @@ def make_runner(app: App, flags: RunFlags, queue: Any = None, worker: Any = None
     flags.check()
     reporter = ConsoleReporter()
     options = RunOptions(device=flags.device, vram_budget=flags.vram_budget, order=flags.order,
-                         max_wait_s=flags.max_wait_s, compile=flags.compile, enhance_batch=flags.enhance_batch)
+                         max_wait_s=flags.max_wait_s, compile=flags.compile, enhance_batch=flags.enhance_batch,
+                         deterministic=flags.exact)
     runner = Runner(queue or app.ledger.queue, app.home, worker or Worker(), app.ledger.enhancements, reporter, options,
                     app.engine(flags.device, flags.vram_budget, flags.compile, on_start=reporter.phase))
     runner.after_job = sync_hook(app) if flags.sync else None

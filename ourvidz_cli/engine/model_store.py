@@ -63,7 +63,7 @@ def locate(model: Model, catalog: Catalog) -> Location:
     from huggingface_hub.errors import LocalEntryNotFoundError
 
     try:
-        snapshot = Path(snapshot_download(str(model.repo), local_files_only=True))
+        snapshot = Path(snapshot_download(str(model.repo), revision=model.revision, local_files_only=True))
     except (LocalEntryNotFoundError, OSError, ValueError):
         return Location(model.name, model.kind, str(model.repo), False, None, None, hint)
     present = (snapshot / marker).is_file()
@@ -71,15 +71,15 @@ def locate(model: Model, catalog: Catalog) -> Location:
                     _size(snapshot) if present else None, hint)
 
 
-def resolve_local(source: str, local: bool) -> Path | None:
-    """A folder or file holding the model on this machine, or None when it is not here."""
+def resolve_local(source: str, local: bool, revision: str | None = None) -> Path | None:
+    """A folder or file holding the model (at `revision`) on this machine, or None when it is not here."""
     if local:
         path = Path(source)
         return path if path.exists() else None
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(snapshot_download(source, local_files_only=True))
+        return Path(snapshot_download(source, revision=revision, local_files_only=True))
     except Exception:  # noqa: BLE001  not in the cache (or no hub library): nothing local to measure
         return None
 
@@ -88,7 +88,7 @@ def estimate_bytes(model: ModelRef, dtype: str | None = None, skip: tuple[str, .
     """Device memory the model's weights take once loaded in `dtype`: the files its loader reads, floating
     tensors at the load dtype's size (float32 for the family's float32 components), the catalog's
     replacement VAE instead of the snapshot's own. `skip` leaves out components kept off the device."""
-    root = resolve_local(model.source, model.local)
+    root = resolve_local(model.source, model.local, model.revision)
     if root is None:
         return None
     want = ITEMSIZE.get(dtype or model.dtype, 2)
@@ -132,7 +132,8 @@ def pull(model: Model, catalog: Catalog) -> dict[str, Any]:
 
         fam = family(model.kind)
         try:
-            where = snapshot_download(str(model.repo), allow_patterns=_allow_patterns(str(model.repo), fam),
+            where = snapshot_download(str(model.repo), revision=model.revision,
+                                      allow_patterns=_allow_patterns(str(model.repo), fam, model.revision),
                                       ignore_patterns=list(fam.pull_ignore))
         except Exception as exc:  # noqa: BLE001  hub, network and auth errors all become one line
             raise OurvidzError(f"could not download {model.repo} for model '{model.name}': "
@@ -156,9 +157,10 @@ def pull(model: Model, catalog: Catalog) -> dict[str, Any]:
 
         try:
             if lora.weight_name:
-                fetched.append(hf_hub_download(lora.source, lora.weight_name))
+                fetched.append(hf_hub_download(lora.source, lora.weight_name, revision=lora.revision))
             else:
-                fetched.append(snapshot_download(lora.source, allow_patterns=["*.safetensors", "*.json"]))
+                fetched.append(snapshot_download(lora.source, revision=lora.revision,
+                                                 allow_patterns=["*.safetensors", "*.json"]))
         except Exception as exc:  # noqa: BLE001
             raise OurvidzError(f"could not download LoRA {lora.source} for model '{model.name}': "
                                f"{_first_line(exc)}") from None
@@ -167,7 +169,7 @@ def pull(model: Model, catalog: Catalog) -> dict[str, Any]:
             "bytes": loc.bytes, "fetched": fetched}
 
 
-def _allow_patterns(repo: str, fam: Any) -> list[str]:
+def _allow_patterns(repo: str, fam: Any, revision: str | None) -> list[str]:
     """A pipeline fetches only the components its model_index.json names (SDXL's repo also holds
     `vae_1_0/`, which no pipeline reads); other families take their static patterns."""
     if fam.marker != "model_index.json":
@@ -176,7 +178,7 @@ def _allow_patterns(repo: str, fam: Any) -> list[str]:
 
     from huggingface_hub import hf_hub_download
 
-    index = json.loads(Path(hf_hub_download(repo, "model_index.json")).read_text(encoding="utf-8"))
+    index = json.loads(Path(hf_hub_download(repo, "model_index.json", revision=revision)).read_text(encoding="utf-8"))
     return pull_patterns(index)
 
 

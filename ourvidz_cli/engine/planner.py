@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ourvidz_cli.catalog.job import ModelRef
+from ourvidz_cli.catalog.revisions import pin_config
 from ourvidz_cli.engine.residency import Residency, load_dtype, model_key, placement
 from ourvidz_cli.queue import ClaimOrder, Job
 
@@ -132,7 +133,7 @@ class Planner:
         return self.plan
 
     def _step(self, job: Job, enhances: bool) -> tuple[float, int]:
-        config = job["config"]
+        config = pin_config(job["config"])  # keyed as the runner will key them
         models = ([config.enhancer] if enhances else []) + [config.model]
         loads, evicts = [], []
         for model in models:

@@ -21,7 +21,8 @@ Key = tuple[str, str, str, str]
 
 def model_key(model: ModelRef, compile_: bool) -> Key:
     """The same weights with another LoRA or VAE, or compiled, are another pipeline."""
-    extras = json.dumps([[lora.to_dict() for lora in model.loras], model.vae, model.config, compile_], sort_keys=True)
+    extras = json.dumps([[lora.to_dict() for lora in model.loras], model.vae, model.config, compile_, model.revision],
+                        sort_keys=True)
     return (model.kind, model.source, model.dtype, extras)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from ourvidz_cli.catalog.job import JobConfig
 from ourvidz_cli.catalog.resolve import JobSpec
+from ourvidz_cli.catalog.revisions import commits_of, pin_config
 from ourvidz_cli.engine import oom
 from ourvidz_cli.engine.handle import EngineHandle
 from ourvidz_cli.engine.heartbeat import Heartbeat, JobStopped, settle
@@ -46,6 +47,7 @@ class RunOptions:
     # answer (about 15 s each at the seed's figures). The rest are enhanced when Qwen next loads.
     enhance_batch: int = 32
     enhance_batch_s: float = 120.0
+    deterministic: bool = False  # `rerun --exact`: engine.determinism's settings before anything loads
 
 
 class Runner:
@@ -56,6 +58,11 @@ class Runner:
         self.reporter: Reporter = reporter or SilentReporter()
         self.options = options or RunOptions()
         o = self.options
+        self.deterministic: dict[str, Any] | None = None
+        if o.deterministic:
+            from ourvidz_cli.engine.determinism import make_deterministic
+
+            self.deterministic = make_deterministic()
         self.engine = engine or EngineHandle(o.device, o.vram_budget, o.compile, on_start=self.reporter.phase)
         self.lease_s = lease_seconds()
         self.prompts = PromptStage(self)
@@ -81,10 +88,15 @@ class Runner:
 
     def run(self, job: Job) -> Outcome:
         """Run a job this worker already holds, to completed, failed, canceled or back to queued."""
+        # Hugging Face sources load at the commit the cache resolves now (or the one a rerun names),
+        # and the job records which: see catalog.revisions.
+        job = {**job, "config": pin_config(job["config"])}
         job_id, config = job["id"], job["config"]
         self.reporter.job_started(job)
         self.log(job_id, f"attempt {job['attempts']} by {self.worker.id}: {job['type']} "
                           f"{json.dumps(config.to_dict())}")
+        if self.deterministic is not None:
+            self.log(job_id, f"deterministic kernels: {json.dumps(self.deterministic)}")
         beat = Heartbeat(self.queue, job_id, self.worker, self.lease_s, on_problem=lambda t: self._warn(job_id, t))
         beat.start()
         started = time.perf_counter()
@@ -186,7 +198,9 @@ class Runner:
             self.log(job_id, f"model {model.name} placed as {mode} to fit the memory budget")
         timings["load_s"] = load_s = load_s + seconds
         timings["model_load_s"] = seconds
-        self.queue.record(job_id, self.worker, load_s=load_s, model_load_s=seconds)
+        commits = commits_of(pin_config(config))  # pinned again: a source fetched by this load is cached now
+        self.queue.record(job_id, self.worker, load_s=load_s, model_load_s=seconds,
+                          revisions=json.dumps(commits, sort_keys=True) if commits else None)
         beat.check()
 
         def on_step(done: int, total: int) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ourvidz_cli.catalog.fingerprint import model_identity
 from ourvidz_cli.catalog.job import ModelRef
+from ourvidz_cli.catalog.revisions import pin_config
 from ourvidz_cli.engine.residency import load_dtype
 from ourvidz_cli.errors import UsageError
 
@@ -26,12 +27,12 @@ PACKAGES = ("ourvidz", "torch", "diffusers", "transformers", "safetensors", "num
 _INDEX_NAMES = ("model_index.json", "config.json", "model.safetensors.index.json")
 
 
-def _index_sha256(source: str, local: bool) -> str | None:
+def _index_sha256(source: str, local: bool, revision: str | None = None) -> str | None:
     """The sha256 of the file that names a model's weights: its index JSON, or a single-file checkpoint's
     safetensors header (hashing gigabytes of weights would take minutes)."""
     from ourvidz_cli.engine.model_store import resolve_local
 
-    root = resolve_local(source, local)
+    root = resolve_local(source, local, revision)
     if root is None:
         return None
     if root.is_file():
@@ -45,7 +46,7 @@ def _index_sha256(source: str, local: bool) -> str | None:
 
 
 def _model_entry(model: ModelRef) -> dict[str, Any]:
-    return {**model_identity(model), "index_sha256": _index_sha256(model.source, model.local)}
+    return {**model_identity(model), "index_sha256": _index_sha256(model.source, model.local, model.revision)}
 
 
 def packages() -> dict[str, str | None]:
@@ -59,7 +60,7 @@ def packages() -> dict[str, str | None]:
 
 
 def manifest(job: dict[str, Any], assets: list[dict[str, Any]]) -> dict[str, Any]:
-    config = job["config"]
+    config = pin_config(job["config"], json.loads(job.get("revisions") or "{}"))  # the commits it loaded
     device = job.get("device") or "unknown"
     models = [config.model] + ([config.enhancer] if config.enhancer else [])
     return {
@@ -107,7 +108,7 @@ def model_notes(info: dict[str, Any], used: list[ModelRef]) -> list[str]:
     """Whether each model a rerun uses is the one the bundle was made with."""
     notes = []
     for then, now in zip(info["models"], used, strict=False):
-        sha = _index_sha256(now.source, now.local)
+        sha = _index_sha256(now.source, now.local, now.revision)
         same = sha is not None and sha == then.get("index_sha256")
         where = "" if now.source == then["source"] else f" (from {now.source}; the bundle's was {then['source']})"
         notes.append(f"model {now.name}: {'the same weights index' if same else 'a different weights index'}{where}")

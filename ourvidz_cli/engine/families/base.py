@@ -23,6 +23,11 @@ DIFFUSERS_ALLOW = ("model_index.json", "*/*.json", "*/*.txt", "*/*.model", "*/*.
 DIFFUSERS_IGNORE = ("*.fp16.safetensors", "*.bin", "*.onnx", "*.onnx_data", "*.msgpack", "*openvino*", "*.ckpt")
 
 
+def at_revision(model: ModelRef) -> dict[str, Any]:
+    """from_pretrained's revision= for a Hugging Face model pinned to a commit (a job's or a rerun's)."""
+    return {"revision": model.revision} if model.revision and not model.local else {}
+
+
 class Family(Protocol):
     kind: str
     marker: str  # the file whose presence says a saved model is complete enough to load

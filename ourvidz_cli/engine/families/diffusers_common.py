@@ -18,7 +18,9 @@ def fuse_loras(pipe: Any, loras: Sequence[Lora]) -> None:
     for i, lora in enumerate(loras):
         name = f"lora{i}"
         source = lora.source
-        kwargs = {"weight_name": lora.weight_name} if lora.weight_name else {}
+        kwargs: dict[str, Any] = {"weight_name": lora.weight_name} if lora.weight_name else {}
+        if lora.revision and not lora.local:
+            kwargs["revision"] = lora.revision
         if source.endswith(".safetensors") and "/" in source and not lora.weight_name:
             path = Path(source)
             if path.is_file():

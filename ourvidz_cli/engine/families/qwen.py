@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ourvidz_cli.catalog.job import ModelRef
+from ourvidz_cli.engine.families.base import at_revision
 
 _SMOKE_CORPUS = [
     "a lighthouse at dawn, cinematic lighting, volumetric fog, highly detailed",
@@ -40,8 +41,8 @@ class Qwen:
 
         if model.loras:
             raise ValueError("LoRAs are supported for the SDXL and Wan models, not for Qwen")
-        tokenizer = AutoTokenizer.from_pretrained(model.source)
-        llm = AutoModelForCausalLM.from_pretrained(model.source, dtype=dtype).to(device).eval()
+        tokenizer = AutoTokenizer.from_pretrained(model.source, **at_revision(model))
+        llm = AutoModelForCausalLM.from_pretrained(model.source, dtype=dtype, **at_revision(model)).to(device).eval()
         return Loaded(tokenizer=tokenizer, model=llm, device=device)
 
     def chat(self, loaded: Loaded, messages: list[dict[str, str]], max_new_tokens: int) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ourvidz_cli.catalog.job import ModelRef
 from ourvidz_cli.engine.families import diffusers_common as common
-from ourvidz_cli.engine.families.base import DIFFUSERS_ALLOW, DIFFUSERS_IGNORE
+from ourvidz_cli.engine.families.base import DIFFUSERS_ALLOW, DIFFUSERS_IGNORE, at_revision
 from ourvidz_cli.engine.families.request import Generated, GenRequest, StepCallback, step_callback
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
@@ -41,7 +41,7 @@ class Sdxl:
             pipe = StableDiffusionXLPipeline.from_single_file(
                 model.source, config=model.config, torch_dtype=dtype, **extra)
         else:
-            pipe = StableDiffusionXLPipeline.from_pretrained(model.source, dtype=dtype, **extra)
+            pipe = StableDiffusionXLPipeline.from_pretrained(model.source, dtype=dtype, **extra, **at_revision(model))
         pipe.set_progress_bar_config(disable=True)
         common.fuse_loras(pipe, model.loras)
         pipe = pipe.to(device)

@@ -11,7 +11,7 @@ from typing import Any
 
 from ourvidz_cli.catalog.job import ModelRef
 from ourvidz_cli.engine.families import diffusers_common as common
-from ourvidz_cli.engine.families.base import DIFFUSERS_ALLOW, DIFFUSERS_IGNORE
+from ourvidz_cli.engine.families.base import DIFFUSERS_ALLOW, DIFFUSERS_IGNORE, at_revision
 from ourvidz_cli.engine.families.request import Generated, GenRequest, StepCallback, step_callback
 
 ENCODER_ON_CPU = "text_encoder_on_cpu"
@@ -31,8 +31,9 @@ class Wan:
         import torch
         from diffusers import AutoencoderKLWan, WanPipeline
 
-        vae = AutoencoderKLWan.from_pretrained(model.source, subfolder="vae", dtype=torch.float32)
-        pipe = WanPipeline.from_pretrained(model.source, vae=vae, dtype=dtype)
+        pinned = at_revision(model)
+        vae = AutoencoderKLWan.from_pretrained(model.source, subfolder="vae", dtype=torch.float32, **pinned)
+        pipe = WanPipeline.from_pretrained(model.source, vae=vae, dtype=dtype, **pinned)
         pipe.set_progress_bar_config(disable=True)
         common.fuse_loras(pipe, model.loras)
         if mode == ENCODER_ON_CPU:
