@@ -106,6 +106,15 @@ class Engine:
         self.evictions += 1
         free_device_memory(self.device)
 
+    def evict_all_but(self, model: ModelRef) -> list[str]:
+        """Evict every other resident model (an out-of-memory retry needs all the device has); their names."""
+        keep = self.key(model)
+        gone = [key for key in list(self.residency) if key != keep]
+        names = [self.residency.entries[key][1].name for key in gone]
+        for key in gone:
+            self.evict(key)
+        return names
+
     def _plan(self, model: ModelRef, dtype: str) -> tuple[int, str]:
         """The bytes this model will take and the mode that makes it fit, evicting LRU models first."""
         need, mode = placement(model, dtype, self.budget, self.split_encoder)

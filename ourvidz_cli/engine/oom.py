@@ -50,9 +50,11 @@ def generate_with_fallback(engine: Any, family: Any, model: Any, pipe: Any, gene
     except Exception as exc:  # noqa: BLE001  only out-of-memory is handled; the rest re-raises
         if not is_out_of_memory(exc):
             raise
+    evicted = engine.evict_all_but(model)  # e.g. Qwen, still warm from enhancing this job's prompt
     free_device_memory(engine.device)  # outside the except: the traceback no longer pins the tensors
     switched = family.low_memory(pipe, engine.device)
-    fell_back("out of memory; retried with " + (", ".join(switched) or "nothing left to switch"))
+    fell_back("out of memory; " + (f"evicted {', '.join(evicted)}; " if evicted else "") + "retried with "
+              + (", ".join(switched) or "nothing left to switch"))
     engine.drop(model)  # offload hooks stay on the pipeline: the next job loads the model afresh
     try:
         return generate()

@@ -214,6 +214,14 @@ def test_out_of_memory_mid_generation_retries_once_and_gives_the_same_video(home
     assert error.startswith("out of memory on cpu even with tiling, slicing") and "--size" in error
 
 
+def test_out_of_memory_retry_evicts_the_other_models_first(home: Path, cli: Callable[..., Result]) -> None:
+    # Qwen is still warm from enhancing the prompt when Wan runs out of memory: it goes before the retry.
+    cli("--smoke", "queue", "add", "image7b_fast_enhanced", "a harbor", "--seed", "5", "--steps", "1")
+    rescued = run_queue(home, env={"OURVIDZ_FAULT_OOM": "1"})
+    assert rescued["completed"] == 1 and rescued["model_loads"] == 2 and rescued["evictions"] == 1
+    assert jobs(home)[0]["fallback"] == "out of memory; evicted qwen; retried with tiling, slicing"
+
+
 @pytest.fixture(scope="module")
 def tiny_lora(tmp_path_factory: pytest.TempPathFactory, smoke_root: Path) -> Path:
     """A random LoRA on the tiny SDXL UNet, saved the way diffusers saves trained LoRAs."""

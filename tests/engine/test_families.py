@@ -101,3 +101,24 @@ def test_every_component_loads_in_the_asked_dtype(smoke_root: Path, torch, kind:
             if p.dtype not in allowed:
                 wrong.append(f"{name}.{pname}: {p.dtype}")
     assert parts and not wrong, wrong[:5]
+
+
+def test_offload_leaves_the_encoder_kept_in_ram_off_the_device(smoke_root: Path, torch) -> None:  # noqa: ANN001
+    # The out-of-memory retry switches on model offload. Wan's UMT5 encoder, kept in RAM to fit the budget,
+    # must stay out of the offload hooks, or its first prompt moves all of it onto the device. The hooks'
+    # device is the CPU here (no GPU), which exercises the same accelerate hooks a CUDA retry gets.
+    from ourvidz_cli.engine.families import diffusers_common as common
+    from ourvidz_cli.engine.families.wan import ENCODER_ON_CPU
+
+    fam = family("wan")
+    request = GenRequest("a lighthouse at dawn", "", 2, 48, 80, 5, 1, 5.0, 0)
+    pipe = fam.load(ref(smoke_root, "wan"), "cpu", torch.float32, mode=ENCODER_ON_CPU)
+    before = fam.generate(pipe, request, lambda d, t: None).videos[0]
+    common.offload(pipe, "cpu", fam.ram_component)
+    assert hasattr(pipe.transformer, "_hf_hook") and hasattr(pipe.vae, "_hf_hook")
+    assert not hasattr(pipe.text_encoder, "_hf_hook") and pipe.text_encoder is not None
+    after = fam.generate(pipe, request, lambda d, t: None).videos[0]
+    assert np.array_equal(before, after)
+    plain = fam.load(ref(smoke_root, "wan"), "cpu", torch.float32, mode=ENCODER_ON_CPU)
+    plain.enable_model_cpu_offload(device="cpu")  # what the retry did before: the encoder under a hook
+    assert hasattr(plain.text_encoder, "_hf_hook")

@@ -39,11 +39,25 @@ def maybe_compile(pipe: Any, attr: str, enabled: bool) -> None:
         setattr(pipe, attr, torch.compile(getattr(pipe, attr), mode="max-autotune-no-cudagraphs"))
 
 
-def low_memory(pipe: Any, device: str) -> list[str]:
+def offload(pipe: Any, device: str, in_ram: str | None) -> None:
+    """Model CPU offload: each component moves to `device` for its forward and back after. A component
+    kept in RAM (`in_ram`: Wan's UMT5 encoder, ~23 GB in float32) is left out of the hooks: under one it
+    would be moved onto the device on the first prompt, which is the memory the retry is short of."""
+    kept = getattr(pipe, in_ram) if in_ram else None
+    if kept is not None:
+        setattr(pipe, in_ram, None)  # type: ignore[arg-type]  # offload hooks only what the pipeline holds
+    try:
+        pipe.enable_model_cpu_offload(device=device)
+    finally:
+        if kept is not None:
+            setattr(pipe, in_ram, kept)  # type: ignore[arg-type]
+
+
+def low_memory(pipe: Any, device: str, in_ram: str | None = None) -> list[str]:
     """Switch a loaded pipeline to its low-memory settings; returns what was switched on."""
     done = []
     if device.startswith("cuda"):
-        pipe.enable_model_cpu_offload(device=device)
+        offload(pipe, device, in_ram)
         done.append("cpu_offload")
     vae = getattr(pipe, "vae", None)
     if vae is not None:

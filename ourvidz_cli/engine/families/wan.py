@@ -17,6 +17,10 @@ from ourvidz_cli.engine.families.request import Generated, GenRequest, StepCallb
 ENCODER_ON_CPU = "text_encoder_on_cpu"
 
 
+def _encoder_on_cpu(pipe: Any) -> bool:
+    return bool(getattr(pipe, "_ourvidz_encoder_on_cpu", False))
+
+
 class Wan:
     kind = "wan"
     marker = "model_index.json"
@@ -48,11 +52,12 @@ class Wan:
         return pipe
 
     def _text_inputs(self, pipe: Any, req: GenRequest) -> dict[str, Any]:
-        if not getattr(pipe, "_ourvidz_encoder_on_cpu", False):
+        if not _encoder_on_cpu(pipe):
             return {"prompt": req.prompt, "negative_prompt": req.negative or None}
         import torch
 
-        device, dtype = pipe.transformer.device, pipe.transformer.dtype
+        # Under offload hooks the transformer sits in RAM between steps: the device is the hooks' own.
+        device, dtype = getattr(pipe, "_offload_device", None) or pipe.transformer.device, pipe.transformer.dtype
         positive, negative = pipe.encode_prompt(
             prompt=req.prompt, negative_prompt=req.negative or None,
             do_classifier_free_guidance=req.guidance > 1.0, num_videos_per_prompt=1,
@@ -88,7 +93,7 @@ class Wan:
         return Generated(sampler=sampler, videos=clips)
 
     def low_memory(self, pipe: Any, device: str) -> list[str]:
-        return common.low_memory(pipe, device)
+        return common.low_memory(pipe, device, self.ram_component if _encoder_on_cpu(pipe) else None)
 
     def build_smoke(self, target: Path) -> None:
         import torch
