@@ -1,10 +1,12 @@
 """What ourvidz costs over a bare diffusers script, and how many model loads its scheduler saves.
 
-Run: python bench/overhead.py [--jobs N] [--reps R]   (CPU, smoke models; about 4 minutes)
+Run: python bench/overhead.py [--jobs N] [--reps R]   (CPU, smoke models; about 6 minutes)
 
 1. The same N generations (same tiny models, sizes, steps and seeds) done by `ourvidz queue run` in one
-   process and by a bare diffusers script that loads the pipeline once and writes each output; both
-   are timed as whole processes, alternating, R times; the table shows medians and the ratio.
+   process and by a bare diffusers script that loads the pipeline once and writes each output; all
+   are timed as whole processes, in rotating order, R times; the table shows medians, the ratio and
+   the overhead per job in ms. `queue run` is timed twice: writing each job's outputs on the writer
+   thread while the next renders (the default), and serially (OURVIDZ_OVERLAP_WRITES=0).
 2. Model loads for a mixed 30-job queue over all ten job types: our scheduler against FIFO, with the
    default budget and with a budget that holds one model at a time.
 """
@@ -83,26 +85,32 @@ def overhead(smoke: Path, base_home: Path, job_type: str, n: int, reps: int, ste
         {"prompt": s.prompt, "negative": s.negative, "steps": s.config.steps, "width": s.config.width,
          "height": s.config.height, "guidance": s.config.guidance, "count": s.config.count,
          "frames": s.config.frames, "seed": s.seed} for s in specs]}
-    ours, bare = [], []
+    times: dict[str, list[float]] = {"bare": [], "ours": [], "serial": []}
     for rep in range(reps):
         home = base_home / f"{job_type}-{rep}"
         home.mkdir()
         (home / "smoke").symlink_to(smoke, target_is_directory=True)
+        serial_home = base_home / f"{job_type}-{rep}-serial"
+        shutil.copytree(home, serial_home, symlinks=True)
         Ledger(home / "ledger.db").queue.add(specs)
+        Ledger(serial_home / "ledger.db").queue.add(specs)
         env = {**os.environ, "OURVIDZ_HOME": str(home)}
-        bare_cmd = [sys.executable, "-c", BARE, json.dumps({**bare_spec, "out": str(home / "bare")})]
-        ours_cmd = [sys.executable, "-m", "ourvidz_cli", "queue", "run", "--json"]
-        # Alternate which goes first: the machine warms its caches on whichever runs first.
-        for name, cmd in ((("bare", bare_cmd), ("ours", ours_cmd)) if rep % 2 else
-                          (("ours", ours_cmd), ("bare", bare_cmd))):
-            seconds, out = timed(cmd, env)
-            if name == "ours":
+        runs = {"bare": ([sys.executable, "-c", BARE, json.dumps({**bare_spec, "out": str(home / "bare")})], env),
+                "ours": ([sys.executable, "-m", "ourvidz_cli", "queue", "run", "--json"], env),
+                "serial": ([sys.executable, "-m", "ourvidz_cli", "queue", "run", "--json"],
+                           {**env, "OURVIDZ_HOME": str(serial_home), "OURVIDZ_OVERLAP_WRITES": "0"})}
+        names = list(runs)
+        # Rotate which goes first: the machine warms its caches on whichever runs first.
+        for name in names[rep % 3:] + names[:rep % 3]:
+            seconds, out = timed(*runs[name])
+            if name != "bare":
                 assert json.loads(out)["completed"] == n
-                ours.append(seconds)
-            else:
-                bare.append(seconds)
-    return {"type": job_type, "jobs": n, "bare_s": statistics.median(bare), "ours_s": statistics.median(ours),
-            "ratio": statistics.median(ours) / statistics.median(bare)}
+            times[name].append(seconds)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"type": job_type, "jobs": n, "bare_s": med["bare"], "ours_s": med["ours"], "serial_s": med["serial"],
+            "ratio": med["ours"] / med["bare"], "serial_ratio": med["serial"] / med["bare"],
+            "ms_per_job": (med["ours"] - med["bare"]) / n * 1000,
+            "serial_ms_per_job": (med["serial"] - med["bare"]) / n * 1000}
 
 
 def load_counts(smoke: Path, base_home: Path) -> list[dict]:
@@ -141,12 +149,14 @@ def main() -> None:
         init_smoke(base)
         smoke = base / "smoke"
         print(f"# ourvidz overhead (CPU, smoke models, {args.jobs} jobs x {args.reps} reps, medians)\n")
-        print("| workload | bare diffusers script | ourvidz queue run | ours / bare |")
-        print("|---|---|---|---|")
+        print("| workload | bare script | queue run, writes serial | ratio | ms/job over bare "
+              "| queue run, writes overlapped | ratio | ms/job over bare |")
+        print("|---|---|---|---|---|---|---|---|")
         for job_type, steps in (("sdxl_image_fast", 15), ("video_fast", 4)):
             r = overhead(smoke, base, job_type, args.jobs, args.reps, steps)
-            print(f"| {r['jobs']} x {r['type']} | {r['bare_s']:.2f} s | {r['ours_s']:.2f} s | {r['ratio']:.3f} |",
-                  flush=True)
+            print(f"| {r['jobs']} x {r['type']} | {r['bare_s']:.2f} s | {r['serial_s']:.2f} s | "
+                  f"{r['serial_ratio']:.3f} | {r['serial_ms_per_job']:+.0f} | {r['ours_s']:.2f} s | "
+                  f"{r['ratio']:.3f} | {r['ms_per_job']:+.0f} |", flush=True)
         print("\n# model loads, mixed queue of 30 jobs over all ten types (3 distinct models)\n")
         print("| budget | order | completed | model loads | evictions | wall |")
         print("|---|---|---|---|---|---|")

@@ -20,15 +20,15 @@ from typing import Any
 from ourvidz_cli.catalog.job import JobConfig
 from ourvidz_cli.catalog.resolve import JobSpec
 from ourvidz_cli.catalog.revisions import commits_of, pin_config
-from ourvidz_cli.engine import oom
+from ourvidz_cli.engine import oom, writer
+from ourvidz_cli.engine.attempt import Attempt
 from ourvidz_cli.engine.handle import EngineHandle
 from ourvidz_cli.engine.heartbeat import Heartbeat, JobStopped, settle
 from ourvidz_cli.engine.prompt_stage import PromptStage
 from ourvidz_cli.engine.report import Outcome, Reporter, SilentReporter
 from ourvidz_cli.errors import Interrupted, OurvidzError, as_disk_full
 from ourvidz_cli.library import joblog, outputs
-from ourvidz_cli.paths import outputs_dir
-from ourvidz_cli.queue import CANCELED, COMPLETED, FAILED, QUEUED, ClaimOrder, Job, JobQueue, Worker, lease_seconds
+from ourvidz_cli.queue import CANCELED, COMPLETED, FAILED, QUEUED, Job, JobQueue, Worker, lease_seconds
 
 
 def _one_line(exc: BaseException) -> str:
@@ -88,6 +88,15 @@ class Runner:
 
     def run(self, job: Job) -> Outcome:
         """Run a job this worker already holds, to completed, failed, canceled or back to queued."""
+        attempt = self.begin(job)
+        rendered = self.guard(attempt, self.render)
+        if rendered:
+            self.reporter.phase("writing outputs")
+        outcome = self.finish(attempt, rendered)
+        self.reporter.job_finished(outcome)
+        return outcome
+
+    def begin(self, job: Job) -> Attempt:
         # Hugging Face sources load at the commit the cache resolves now (or the one a rerun names),
         # and the job records which: see catalog.revisions.
         job = {**job, "config": pin_config(job["config"])}
@@ -99,33 +108,43 @@ class Runner:
             self.log(job_id, f"deterministic kernels: {json.dumps(self.deterministic)}")
         beat = Heartbeat(self.queue, job_id, self.worker, self.lease_s, on_problem=lambda t: self._warn(job_id, t))
         beat.start()
-        started = time.perf_counter()
-        outcome = Outcome(job_id, job["type"], FAILED, smoke=config.smoke)
+        return Attempt(job, beat, Outcome(job_id, job["type"], FAILED, smoke=config.smoke), self.queue)
+
+    def finish(self, attempt: Attempt, rendered: bool) -> Outcome:
+        """Write the outputs of a rendered job and settle it (on the writer thread when overlapped)."""
         try:
-            self._generate(job, beat, outcome)
+            if rendered:
+                self.guard(attempt, self._write)
+        finally:
+            attempt.settle_beat()
+        return attempt.outcome
+
+    def guard(self, attempt: Attempt, stage: Callable[[Attempt], None]) -> bool:
+        """Run a stage; a failure is recorded on the job (False), an interrupt puts the job back."""
+        job_id, queue, beat = attempt.job["id"], attempt.queue, attempt.beat
+        try:
+            stage(attempt)
+            return True
         except JobStopped as stop:
-            self._stopped(job_id, stop, outcome)
+            self._stopped(attempt, stop)
         except KeyboardInterrupt:
-            self.queue.release(job_id, self.worker, "interrupted (Ctrl-C or SIGTERM); back in the queue")
+            queue.release(job_id, self.worker, "interrupted (Ctrl-C or SIGTERM); back in the queue")
             self.log(job_id, "interrupted; released back to the queue")
+            attempt.settle_beat()
             raise
         except Exception as exc:  # noqa: BLE001  any failure of the job is recorded on it, not raised
             full = as_disk_full(exc, self.home)
             if full is not None:  # not the job's fault, and the next job would fail too: stop the run
-                self._give_back(job_id, str(full))
+                self.give_back(attempt, str(full))
+                attempt.settle_beat()
                 raise full from None
             self.log(job_id, "failed:\n" + "".join(traceback.format_exception(exc)))
             if beat.lost.is_set():  # the ledger refused this job's writes as well as its renewals
-                self._stopped(job_id, JobStopped(False, beat.lost_reason), outcome)
+                self._stopped(attempt, JobStopped(False, beat.lost_reason))
             else:
-                outcome.error = _one_line(exc)
-                settle(lambda: self.queue.fail(job_id, self.worker, outcome.error or ""), self.lease_s)
-        finally:
-            beat.stopping.set()
-            beat.join(timeout=5)
-            outcome.duration_s = time.perf_counter() - started
-        self.reporter.job_finished(outcome)
-        return outcome
+                attempt.outcome.error = _one_line(exc)
+                settle(lambda: queue.fail(job_id, self.worker, attempt.outcome.error or ""), self.lease_s)
+        return False
 
     def _warn(self, job_id: int, text: str) -> None:
         self.reporter.phase(f"job {job_id}: {text}")
@@ -134,62 +153,76 @@ class Runner:
         except OSError:  # the disk that broke the ledger may refuse the log too; the console has it
             pass
 
-    def _give_back(self, job_id: int, reason: str) -> None:
+    def give_back(self, attempt: Attempt, reason: str) -> None:
         """Back to the queue, if the ledger still takes the write; if not, the next run reaps it."""
         try:
-            released = self.queue.release(job_id, self.worker, reason)
+            released = attempt.queue.release(attempt.job["id"], self.worker, reason)
         except Exception:  # noqa: BLE001
             released = False
-        self._warn(job_id, f"{reason}; job {'back in the queue' if released else 'requeued by the next queue run'}")
+        where = "back in the queue" if released else "requeued by the next queue run"
+        self._warn(attempt.job["id"], f"{reason}; job {where}")
 
-    def _stopped(self, job_id: int, stop: JobStopped, outcome: Outcome) -> None:
+    def _stopped(self, attempt: Attempt, stop: JobStopped) -> None:
+        job_id, queue, outcome = attempt.job["id"], attempt.queue, attempt.outcome
         if stop.canceled:
-            self.queue.finish_canceled(job_id, self.worker)
+            queue.finish_canceled(job_id, self.worker)
             outcome.status, outcome.error = CANCELED, "canceled while running"
         else:
             error = f"stopped: {stop.reason or 'lease lost'}"
-            if settle(lambda: self.queue.fail(job_id, self.worker, error), self.lease_s):
+            if settle(lambda: queue.fail(job_id, self.worker, error), self.lease_s):
                 outcome.status, outcome.error = FAILED, error
             else:
                 outcome.status, outcome.error = QUEUED, f"{error}; another worker holds it now and will finish it"
         self._warn(job_id, outcome.error)
 
-    def _generate(self, job: Job, beat: Heartbeat, outcome: Outcome) -> None:
+    def render(self, attempt: Attempt) -> None:
+        """Enhance, load and generate, measuring the device's peak memory; the pixels stay in `attempt`."""
         from ourvidz_cli.engine.memory import PeakMemory
 
-        job_id = job["id"]
+        job_id = attempt.job["id"]
         device = self.engine.engine.device
         peak = PeakMemory(device)
-        timings: dict[str, float] = {}
         try:
             with peak, warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("default")
                 try:
-                    assets = self._stages(job, beat, outcome, timings)
+                    attempt.prompt, attempt.result = self._stages(attempt)
                 finally:
                     for w in caught:
                         self.log(job_id, f"warning: {w.category.__name__}: {w.message}")
         finally:
-            measures = {"device": device, "peak_mem_mb": peak.mb, "mem_kind": peak.kind, **timings}
+            attempt.measures = {"device": device, "peak_mem_mb": peak.mb, "mem_kind": peak.kind, **attempt.timings}
             self.log(job_id, "measures: " + ", ".join(
-                f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in measures.items()))
+                f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in attempt.measures.items()))
+
+    def _write(self, attempt: Attempt) -> None:
+        """Files first, made durable; only then the job completed with their asset rows."""
+        job, queue = attempt.job, attempt.queue
+        writer.fault_delay()
+        attempt.beat.check()
+        assets = outputs.write_assets(self.home, job, attempt.prompt, attempt.result)
+        attempt.result = None  # on disk now: the pixels need not wait in memory for the next job
+        if not assets:
+            kind = "video" if job["config"].is_video else "image"
+            raise OurvidzError(f"the model returned no {kind}; nothing was written")
         try:
-            completed = self.queue.complete(job_id, self.worker, assets, **measures)
+            completed = queue.complete(job["id"], self.worker, assets, **attempt.measures)
         except BaseException:
             outputs.remove_assets(self.home, assets)  # files with no asset rows would be orphans
             raise
         if not completed:
             raise JobStopped(canceled=False)
-        outcome.status = COMPLETED
-        outcome.outputs = [str(self.home / a["path"]) for a in assets]
-        self.log(job_id, f"completed: {len(assets)} output(s)")
+        attempt.outcome.status = COMPLETED
+        attempt.outcome.outputs = [str(self.home / a["path"]) for a in assets]
+        self.log(job["id"], f"completed: {len(assets)} output(s)")
 
-    def _stages(self, job: Job, beat: Heartbeat, outcome: Outcome, timings: dict[str, float]) -> list[dict[str, Any]]:
-        """Enhance, load, generate, write; each stage's seconds go into `timings` as it ends."""
+    def _stages(self, attempt: Attempt) -> tuple[str, Any]:
+        """Enhance, load, generate; each stage's seconds go into `attempt.timings` as it ends."""
         from ourvidz_cli.engine.families.request import GenRequest
 
+        job, beat, timings = attempt.job, attempt.beat, attempt.timings
         job_id, config = job["id"], job["config"]
-        prompt, load_s = self.prompts.prompt(job, beat, timings, outcome)
+        prompt, load_s = self.prompts.prompt(job, beat, timings, attempt.outcome)
         model = config.model
         self.reporter.phase(f"loading {model.name}")
         pipe, seconds = self.engine.get(model)
@@ -214,11 +247,7 @@ class Runner:
         result = self._generate_or_fall_back(job_id, config, pipe, GenRequest.from_config(prompt, config), on_step)
         timings["generate_s"] = time.perf_counter() - t0
         beat.check()
-        self.reporter.phase("writing outputs")
-        assets = outputs.write_assets(self.home, job, prompt, result)
-        if not assets:
-            raise OurvidzError(f"the model returned no {'video' if config.is_video else 'image'}; nothing was written")
-        return assets
+        return prompt, result
 
     def _generate_or_fall_back(self, job_id: int, config: JobConfig, pipe: Any, request: Any, on_step: Any) -> Any:
         def fell_back(note: str) -> None:
@@ -249,26 +278,8 @@ class Runner:
             ) from None
 
     def run_queue(self, max_jobs: int | None = None, watch: bool = False, poll_s: float = 2.0) -> list[Outcome]:
-        outputs.remove_partials(outputs_dir(self.home), older_than_s=self.lease_s)
-        results: list[Outcome] = []
-        since = time.time()
-        try:
-            while max_jobs is None or len(results) < max_jobs:
-                for job_id, status in self.queue.reap(self.worker):
-                    self.reporter.phase(f"job {job_id}: its worker was gone; now {status}")
-                order = ClaimOrder(tuple(self.engine.resident()), self.options.max_wait_s, since,
-                                   self.options.order)
-                job = self.queue.claim(self.worker, self.lease_s, order)
-                if job is None:
-                    if not watch:
-                        break
-                    self.wait_idle(poll_s)
-                    continue
-                results.append(self.run(job))
-                if self.after_job is not None:
-                    self.after_job(results[-1])
-        except KeyboardInterrupt:
-            raise Interrupted(
-                f"interrupted after {len(results)} job(s); the job in progress is back in the queue"
-            ) from None
-        return results
+        """Claim and run jobs until the queue is empty (`watch`: for ever), writing each job's outputs
+        while the next one renders (engine.batch)."""
+        from ourvidz_cli.engine import batch
+
+        return batch.run_queue(self, max_jobs, watch, poll_s)
