@@ -148,25 +148,29 @@ def pull(model: Model, catalog: Catalog) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001
             raise OurvidzError(f"could not download VAE {model.vae} for model '{model.name}': "
                                f"{_first_line(exc)}") from None
-    for lora in model.loras:
-        if lora.local:
-            if not Path(lora.source).exists():
-                raise OurvidzError(f"model '{model.name}' LoRA {lora.source} does not exist")
-            continue
-        from huggingface_hub import hf_hub_download, snapshot_download
-
-        try:
-            if lora.weight_name:
-                fetched.append(hf_hub_download(lora.source, lora.weight_name, revision=lora.revision))
-            else:
-                fetched.append(snapshot_download(lora.source, revision=lora.revision,
-                                                 allow_patterns=["*.safetensors", "*.json"]))
-        except Exception as exc:  # noqa: BLE001
-            raise OurvidzError(f"could not download LoRA {lora.source} for model '{model.name}': "
-                               f"{_first_line(exc)}") from None
+    fetched += [where for lora in model.loras for where in _pull_lora(model, lora)]
     loc = locate(model, catalog)
     return {"name": model.name, "source": model.source, "present": loc.present, "where": loc.where,
             "bytes": loc.bytes, "fetched": fetched}
+
+
+def _pull_lora(model: Model, lora: Any) -> list[str]:
+    """A repo LoRA's file into the cache (a local one is only checked); where it landed."""
+    from ourvidz_cli.errors import OurvidzError
+
+    if lora.local:
+        if not Path(lora.source).exists():
+            raise OurvidzError(f"model '{model.name}' LoRA {lora.source} does not exist")
+        return []
+    from huggingface_hub import hf_hub_download, snapshot_download
+
+    try:
+        if lora.weight_name:
+            return [hf_hub_download(lora.source, lora.weight_name, revision=lora.revision)]
+        return [snapshot_download(lora.source, revision=lora.revision, allow_patterns=["*.safetensors", "*.json"])]
+    except Exception as exc:  # noqa: BLE001
+        raise OurvidzError(f"could not download LoRA {lora.source} for model '{model.name}': "
+                           f"{_first_line(exc)}") from None
 
 
 def _allow_patterns(repo: str, fam: Any, revision: str | None) -> list[str]:
