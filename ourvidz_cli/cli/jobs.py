@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -30,6 +31,9 @@ def job_row(job: dict[str, Any]) -> dict[str, Any]:
     row["lease_expires_at"] = when(job["lease_expires_at"])
     row |= {"steps": cfg.steps, "size": f"{cfg.width}x{cfg.height}", "frames": cfg.frames, "count": cfg.count,
             "bucket": cfg.bucket, "config": cfg.to_dict()}
+    # Newer keys go last: scripts keyed on the ones above keep working.
+    row["model_load_s"] = job.get("model_load_s")
+    row["revisions"] = json.loads(job["revisions"]) if job.get("revisions") else {}  # {hub source: commit}
     return row
 
 

@@ -45,10 +45,15 @@ class OutputWriter:
 
     def wait(self) -> Outcome | None:
         """Block until the job being written is finished; its outcome (an error in it is raised here)."""
-        pending, self._pending = self._pending, None
-        if pending is None:
+        if self._pending is None:
             return None
-        outcome = pending.result()
+        try:
+            outcome = self._pending.result()  # Ctrl-C here leaves it pending: close() waits for it again
+        except BaseException as exc:
+            if not isinstance(exc, KeyboardInterrupt):
+                self._pending = None
+            raise
+        self._pending = None
         self.on_finished(outcome)
         return outcome
 

@@ -69,7 +69,8 @@ def test_rerun_loads_the_commit_the_job_loaded(home: Path, smoke_root: Path, tmp
     assert json.loads(ledger.jobs.get(moved["job_id"])["revisions"]) == {"ourvidz-test/tiny-sdxl": B}
     assert _pixels(home, moved) != _pixels(home, first)  # the new commit's weights
     again = _ourvidz(home, cache, "rerun", str(first["job_id"]), "--no-worker")
-    assert json.loads(ledger.jobs.get(again["job_id"])["revisions"]) == {"ourvidz-test/tiny-sdxl": A}
+    shown = _ourvidz(home, cache, "jobs", "show", str(again["job_id"]))
+    assert shown["revisions"] == {"ourvidz-test/tiny-sdxl": A} and shown["rerun_of"] == first["job_id"]
     assert _pixels(home, again) == _pixels(home, first)
 
 
