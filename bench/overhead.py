@@ -81,10 +81,10 @@ def overhead(smoke: Path, base_home: Path, job_type: str, n: int, reps: int, ste
     specs = [resolve_job(catalog, job_type, f"a lighthouse at dawn, take {i}", {"seed": i, "steps": steps})
              for i in range(n)]
     cfg = specs[0].config
-    bare_spec = {"kind": cfg["model"]["kind"], "model": cfg["model"]["source"], "jobs": [
-        {"prompt": s.prompt, "negative": s.negative, "steps": s.config.steps, "width": s.config.width,
+    bare_spec = {"kind": cfg.model.kind, "model": cfg.model.source, "jobs": [
+        {"prompt": s.prompt, "negative": s.config.negative, "steps": s.config.steps, "width": s.config.width,
          "height": s.config.height, "guidance": s.config.guidance, "count": s.config.count,
-         "frames": s.config.frames, "seed": s.seed} for s in specs]}
+         "frames": s.config.frames, "seed": s.config.seed} for s in specs]}
     times: dict[str, list[float]] = {"bare": [], "ours": [], "serial": []}
     for rep in range(reps):
         home = base_home / f"{job_type}-{rep}"
