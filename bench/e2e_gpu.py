@@ -104,9 +104,10 @@ def measures(job: dict[str, Any]) -> dict[str, Any]:
             "peak_gib": (job.get("peak_mem_mb") or 0.0) / 1024, "fallback": job.get("fallback")}
 
 
-def per_type(base: Path, catalog: Path, overrides: dict[str, Any], rates: tuple[float, float]) -> list[dict]:
+def per_type(base: Path, catalog: Path, overrides: dict[str, Any], rates: tuple[float, float],
+             types: list[str]) -> list[dict]:
     rows = []
-    for job_type in TYPES:
+    for job_type in types:
         home = base / job_type
         ledger = queued(home, catalog, job_type, 2, overrides)
         run_queue(home, catalog, [])
@@ -163,6 +164,8 @@ def report(rows: list[dict], extra: dict[str, Any], rates: tuple[float, float], 
         lines.append(f"| {r['type']} | {c['load_s']:.2f} | {total:.2f} | {w['generate_s'] or 0:.2f} | "
                      f"{w['write_s']:.3f} | {w['peak_gib']:.1f} | {r['floor_s']:.2f} | "
                      f"{(w['generate_s'] or 0) / r['floor_s']:.2f} |")
+    if not extra:
+        return "\n".join(lines + [""])
     o = extra["oom"]
     lines += ["", f"- forced out-of-memory on video_fast, 8GB budget: {o['status']}, "
                   f"'{o['fallback']}', generate {o['generate_s'] or 0:.2f} s, peak {o['peak_gib']:.1f} GiB"]
@@ -186,17 +189,27 @@ def main() -> None:
     parser.add_argument("--models", type=Path, required=True, help="bench/full_models.py's output folder")
     parser.add_argument("--tiny", action="store_true", help="reduced widths and 1 step: the script on a CPU")
     parser.add_argument("--write", action="store_true", help="append the tables to bench/RESULTS.md")
+    # A lent GPU comes with minutes, not hours: a session can run part of it per call.
+    parser.add_argument("--types", default=",".join(TYPES), help="comma-separated job types (default: all ten)")
+    parser.add_argument("--no-extras", action="store_true", help="skip OOM, budgets, compile and overlap runs")
+    parser.add_argument("--build-only", action="store_true", help="build the models and stop")
     args = parser.parse_args()
+    types = [t for t in args.types.split(",") if t]
+    if unknown := sorted(set(types) - set(TYPES)):
+        parser.error(f"unknown job types: {', '.join(unknown)}")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     catalog = args.models / "models.toml"
     if not catalog.is_file():
         print(f"building the models in {args.models} ...", file=sys.stderr)
         catalog = build(args.models, device, args.tiny)
+    if args.build_only:
+        print(catalog)
+        return
     overrides = {"steps": 1} if args.tiny else {}
     rates = card_rates(device)
     with tempfile.TemporaryDirectory(prefix="ourvidz-e2e-") as tmp:
-        rows = per_type(Path(tmp), catalog, overrides, rates)
-        extra = extras(Path(tmp), catalog, overrides)
+        rows = per_type(Path(tmp), catalog, overrides, rates, types)
+        extra = {} if args.no_extras else extras(Path(tmp), catalog, overrides)
     text = report(rows, extra, rates, device)
     print(text)
     print(json.dumps({"rows": rows, "extras": extra}), file=sys.stderr)
