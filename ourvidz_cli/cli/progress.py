@@ -55,4 +55,5 @@ class ConsoleReporter:
             return
         style = {"completed": "green", "failed": "red", "canceled": "yellow"}.get(outcome.status, "yellow")
         detail = f": {outcome.error}" if outcome.error else f" in {outcome.duration_s:.1f}s"
-        self.console.print(f"  [{style}]{outcome.status}[/{style}]{detail}")
+        # Named: with writes overlapped, the next job's header is already above this line.
+        self.console.print(f"  job {outcome.job_id} [{style}]{outcome.status}[/{style}]{detail}")

@@ -52,6 +52,7 @@ class RecordingReporter:
     def __init__(self, inner: Reporter, workers: Any, worker_id: str) -> None:
         self.inner, self.workers, self.worker_id = inner, workers, worker_id
         self._last_step_write = 0.0
+        self._held: int | None = None
 
     def _record(self, write: Callable[[], None]) -> None:
         try:
@@ -61,6 +62,7 @@ class RecordingReporter:
 
     def job_started(self, job: dict[str, Any]) -> None:
         self.inner.job_started(job)
+        self._held = job["id"]
         self._record(lambda: self.workers.holding(self.worker_id, job["id"]))
 
     def phase(self, text: str) -> None:
@@ -76,4 +78,7 @@ class RecordingReporter:
 
     def job_finished(self, outcome: Outcome) -> None:
         self.inner.job_finished(outcome)
-        self._record(lambda: self.workers.holding(self.worker_id, None))
+        # With writes overlapped, a job finishes after the next one started: the row keeps the next one.
+        if outcome.job_id == self._held:
+            self._held = None
+            self._record(lambda: self.workers.holding(self.worker_id, None))
