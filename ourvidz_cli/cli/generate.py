@@ -87,6 +87,9 @@ def rerun(
     whether its pixels match."""
     ws = workspace()
     flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync, exact=exact)
+    if exact and compile_:
+        raise UsageError("--exact and --compile do not mix: compiled kernels are autotuned, and may differ run "
+                         "to run; drop one of them")
     if exact:  # a warm worker's kernels were chosen when it started: only this process can promise these
         no_worker = True
     if (job_id is None) == (bundle is None):

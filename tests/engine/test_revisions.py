@@ -99,3 +99,8 @@ def test_rerun_exact_switches_on_deterministic_kernels(home: Path, smoke_root: P
                                       "cudnn_benchmark": False, "tf32": False, "cublas_workspace_config": ":4096:8"}
     assert "deterministic kernels" in log.read_text()
     assert _pixels(home, again) == _pixels(home, first)
+
+
+def test_exact_refuses_compile(cli: Any) -> None:
+    result = cli("--smoke", "rerun", "1", "--exact", "--compile")
+    assert result.code == 2 and "--exact and --compile do not mix" in result.err
