@@ -87,11 +87,8 @@ def rerun(
     whether its pixels match."""
     ws = workspace()
     flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync, exact=exact)
-    if exact and compile_:
-        raise UsageError("--exact and --compile do not mix: compiled kernels are autotuned, and may differ run "
-                         "to run; drop one of them")
-    if exact:  # a warm worker's kernels were chosen when it started: only this process can promise these
-        no_worker = True
+    _check_exact(flags, queue)
+    no_worker = no_worker or exact  # a warm worker's kernels were chosen when it started
     if (job_id is None) == (bundle is None):
         raise UsageError("give a JOB_ID, or --bundle FILE.zip")
     if bundle is not None:
@@ -117,3 +114,12 @@ def rerun(
 
         extra["deterministic"] = make_deterministic()
     run_now(ws, spec, flags, as_json, extra=extra, use_worker=not no_worker, reuse=False)
+
+
+def _check_exact(flags: RunFlags, queue: bool) -> None:
+    """--exact promises kernels chosen in this process, now."""
+    if flags.exact and flags.compile:
+        raise UsageError("--exact and --compile do not mix: compiled kernels are autotuned, and may differ run "
+                         "to run; drop one of them")
+    if flags.exact and queue:
+        raise UsageError("--exact runs the job in this process; it does not apply with --queue")
