@@ -63,9 +63,8 @@ def building(device: str, dtype: torch.dtype) -> Iterator[None]:
         torch.set_default_dtype(old)
 
 
-def _done(*parts: Any) -> None:
-    del parts
-    if torch.cuda.is_available():
+def _free(device: str) -> None:
+    if device.startswith("cuda"):
         torch.cuda.empty_cache()
 
 
@@ -84,7 +83,6 @@ def build_sdxl(target: Path, smoke: Path, device: str, tiny: bool) -> None:
     pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=text, text_encoder_2=text_2, tokenizer=stock.tokenizer,
                                      tokenizer_2=stock.tokenizer_2, unet=unet, scheduler=stock.scheduler)
     pipe.save_pretrained(target)
-    _done(pipe, unet, vae, text, text_2)
 
 
 def build_wan(target: Path, smoke: Path, device: str, tiny: bool) -> dict[str, Any]:
@@ -102,7 +100,6 @@ def build_wan(target: Path, smoke: Path, device: str, tiny: bool) -> dict[str, A
     pipe = WanPipeline(tokenizer=stock.tokenizer, text_encoder=encoder, vae=vae, scheduler=stock.scheduler,
                        transformer=transformer)
     pipe.save_pretrained(target)
-    _done(pipe, transformer, encoder, vae)
     return transformer_cfg
 
 
@@ -139,7 +136,6 @@ def build_qwen(target: Path, smoke: Path, device: str, tiny: bool) -> None:
     model.generation_config = GenerationConfig.from_pretrained(smoke)
     model.save_pretrained(target)
     tokenizer.save_pretrained(target)
-    _done(model)
 
 
 def overlay(out: Path, lora: Path, tiny: bool) -> Path:
@@ -169,8 +165,11 @@ def build(out: Path, device: str, tiny: bool, smoke: Path | None = None) -> Path
     if smoke is None:
         smoke = init_smoke(out / "tokenizers").parent / "models"
     torch.manual_seed(0)
+    # Each builder's models are freed when it returns; the cache goes back before the next one.
     build_sdxl(out / "sdxl", smoke / "sdxl", device, tiny)
+    _free(device)
     transformer_cfg = build_wan(out / "wan", smoke / "wan", device, tiny)
+    _free(device)
     lora = build_causvid_lora(out / "loras", transformer_cfg)
     build_qwen(out / "qwen", smoke / "qwen", device, tiny)
     shutil.rmtree(out / "tokenizers", ignore_errors=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol
 
-from ourvidz_cli.catalog.job import ModelRef
+from ourvidz_cli.catalog.job import Lora, ModelRef
 from ourvidz_cli.engine.families.request import Generated, GenRequest, StepCallback
 
 # What a pull fetches for a diffusers folder: the files the loaders read, not every format a repo ships
@@ -23,9 +23,9 @@ DIFFUSERS_ALLOW = ("model_index.json", "*/*.json", "*/*.txt", "*/*.model", "*/*.
 DIFFUSERS_IGNORE = ("*.fp16.safetensors", "*.bin", "*.onnx", "*.onnx_data", "*.msgpack", "*openvino*", "*.ckpt")
 
 
-def at_revision(model: ModelRef) -> dict[str, Any]:
-    """from_pretrained's revision= for a Hugging Face model pinned to a commit (a job's or a rerun's)."""
-    return {"revision": model.revision} if model.revision and not model.local else {}
+def at_revision(source: ModelRef | Lora) -> dict[str, Any]:
+    """from_pretrained's (or load_lora_weights') revision= for a Hugging Face source pinned to a commit."""
+    return {"revision": source.revision} if source.revision and not source.local else {}
 
 
 class Family(Protocol):

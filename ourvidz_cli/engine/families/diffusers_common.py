@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ourvidz_cli.catalog.job import Lora
+from ourvidz_cli.engine.families.base import at_revision
 
 
 def fuse_loras(pipe: Any, loras: Sequence[Lora]) -> None:
@@ -19,8 +20,7 @@ def fuse_loras(pipe: Any, loras: Sequence[Lora]) -> None:
         name = f"lora{i}"
         source = lora.source
         kwargs: dict[str, Any] = {"weight_name": lora.weight_name} if lora.weight_name else {}
-        if lora.revision and not lora.local:
-            kwargs["revision"] = lora.revision
+        kwargs |= at_revision(lora)
         if source.endswith(".safetensors") and "/" in source and not lora.weight_name:
             path = Path(source)
             if path.is_file():
