@@ -73,6 +73,7 @@ class ClaimOrder:
     max_wait_s: float | None = None
     since: float | None = None  # when the claiming run started
     order: str = "smart"
+    worker: str | None = None  # the claimer: jobs handed to another live worker are not its to take
 
 
 class JobQueue(Protocol):

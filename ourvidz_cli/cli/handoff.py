@@ -34,7 +34,7 @@ def via_worker(app: App, spec: JobSpec, flags: RunFlags) -> Outcome | None:
             outcome = here.take(job_id)
             if outcome is not None:
                 break
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):  # also once this process took the job over: still canceled
         raise Interrupted(f"interrupted: {handoff.cancel(job_id)}") from None
     if flags.sync:
         from ourvidz_cli.cli.run import sync_hook

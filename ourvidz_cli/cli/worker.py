@@ -37,8 +37,10 @@ def _supabase(local_results: bool) -> tuple[Any, str]:
     return client_for(config), config.owner
 
 
-def _build(url: str, models: str | None, local_results: bool, flags: RunFlags) -> tuple[Any, Any, Any]:
+def _build(url: str, models: str | None, local_results: bool, flags: RunFlags,
+           patience: float) -> tuple[Any, Any, Any]:
     from ourvidz_cli.queue import Worker
+    from ourvidz_cli.remote.outage import PatientTransport
     from ourvidz_cli.remote.presence import Presence
     from ourvidz_cli.remote.results import Results
     from ourvidz_cli.remote.worker_queue import RemoteJobQueue, served_queues
@@ -58,6 +60,8 @@ def _build(url: str, models: str | None, local_results: bool, flags: RunFlags) -
     runner.after_job = remote.after_job
     presence = Presence(redis, worker.id, runner.lease_s, remote.held, queues, say)
     presence.beat()  # reach the queue now: a wrong URL or token fails before any model loads
+    # From now on an outage is waited out.
+    redis.t = PatientTransport(redis.t, patience or None, say, longest_pause_s=min(5.0, runner.lease_s / 4))
     return runner, presence, remote
 
 
@@ -79,6 +83,9 @@ def worker(
     local_results: Annotated[bool, typer.Option(
         "--local-results", help="Shared queue: keep outputs on this machine (no Supabase upload, no callback).")
     ] = False,
+    patience: Annotated[float, typer.Option(
+        "--patience", min=0, help="Shared queue: seconds to keep retrying while the queue's server is unreachable "
+        "(a restart, a failover), keeping the jobs in hand, before the worker stops; 0 waits for ever.")] = 0.0,
     device: DeviceOpt = None,
     vram_budget: BudgetOpt = None,
     compile_: CompileOpt = False,
@@ -101,7 +108,7 @@ def worker(
     if preload:
         raise UsageError("--preload is for a worker on this data home; a shared-queue worker loads what its "
                          "queue asks for")
-    runner, presence, remote = _build(url, models, local_results, flags)
+    runner, presence, remote = _build(url, models, local_results, flags, patience)
     err_console().print(f"worker {runner.worker.id} on {remote.redis.display}: serving {', '.join(remote.queues)}")
     presence.start()
     started = time.perf_counter()

@@ -260,6 +260,13 @@ def m013_loads_and_revisions(db: sqlite_utils.Database) -> None:
     _add_columns(db, "jobs", {"model_load_s": float, "revisions": str})
 
 
+@migration
+def m014_handed_to(db: sqlite_utils.Database) -> None:
+    # A job `generate` handed to one warm worker: only that worker claims it (its settings are the ones
+    # the caller asked for), unless that worker stopped beating; the client may always take it back.
+    _add_columns(db, "jobs", {"assigned_to": str})
+
+
 def apply(conn: Any) -> list[str]:
     """Apply every migration not yet recorded on a sqlite3 connection; the caller holds the write lock."""
     import sqlite_utils

@@ -20,8 +20,13 @@ from ourvidz_cli.queue import CANCELED, COMPLETED, FAILED, QUEUED, RUNNING, Clai
 if TYPE_CHECKING:
     from ourvidz_cli.catalog.resolve import JobSpec
 
-# Rows with an `origin` belong to a remote queue: only that queue hands them out.
-_PICK_FIFO = "SELECT id FROM jobs WHERE status = 'queued' AND origin IS NULL ORDER BY created_at, id LIMIT 1"
+# Rows with an `origin` belong to a remote queue: only that queue hands them out. A job handed to one
+# warm worker (`assigned_to`) is that worker's while it beats (workers.STALE_AFTER_S), so a hand-off never
+# runs on a worker with other settings; after that anyone may run it, so it is never stranded.
+_MINE = ("(jobs.assigned_to IS NULL OR jobs.assigned_to = ? OR NOT EXISTS "
+         "(SELECT 1 FROM workers w WHERE w.id = jobs.assigned_to AND w.beat_at > ?))")
+_PICK_FIFO = (f"SELECT id FROM jobs WHERE status = 'queued' AND origin IS NULL AND {_MINE} "
+              "ORDER BY created_at, id LIMIT 1")
 
 
 def _pick_smart(resident: int) -> str:
@@ -34,7 +39,7 @@ def _pick_smart(resident: int) -> str:
         WITH served AS (SELECT model_key, max(started_at) AS at FROM jobs
                         WHERE started_at IS NOT NULL GROUP BY model_key)
         SELECT jobs.id FROM jobs LEFT JOIN served ON served.model_key = jobs.model_key
-        WHERE jobs.status = 'queued' AND jobs.origin IS NULL
+        WHERE jobs.status = 'queued' AND jobs.origin IS NULL AND {_MINE}
         ORDER BY {waited_from} < ? DESC, CASE WHEN {waited_from} < ? THEN {waited_from} END,
             jobs.priority,
             (jobs.model_key NOT IN ({marks}))
@@ -52,11 +57,15 @@ PENDING_ENHANCEMENTS = (
 
 def next_job_query(order: ClaimOrder, now: float) -> tuple[str, list[Any]]:
     """The scheduler: a query for the id of the job to run next at time `now` (claims and plans use it)."""
+    from ourvidz_cli.ledger.workers import STALE_AFTER_S
+
+    mine = [order.worker or "", now - STALE_AFTER_S]
     if order.order == "fifo":
-        return _PICK_FIFO, []
+        return _PICK_FIFO, mine
     starve = now - order.max_wait_s if order.max_wait_s is not None else -1.0
     since = order.since or 0.0
-    return _pick_smart(len(order.resident)), [since, starve, since, starve, since, *order.resident, *order.resident]
+    return _pick_smart(len(order.resident)), [*mine, since, starve, since, starve, since, *order.resident,
+                                              *order.resident]
 
 
 class SqliteJobQueue:
@@ -72,9 +81,11 @@ class SqliteJobQueue:
 
     # -- adding --------------------------------------------------------------------------------
 
-    def add(self, specs: Sequence[JobSpec]) -> list[int]:
+    def add(self, specs: Sequence[JobSpec], assigned_to: str | None = None) -> list[int]:
+        """Queued jobs; `assigned_to`: handed to that warm worker (see _MINE)."""
+        extra = {"assigned_to": assigned_to} if assigned_to else {}
         with self.db.write() as conn:
-            return [self.db.insert(conn, "jobs", job_row(spec, QUEUED, {})) for spec in specs]
+            return [self.db.insert(conn, "jobs", job_row(spec, QUEUED, extra)) for spec in specs]
 
     def add_pair(self, enhanced: JobSpec, raw: JobSpec) -> list[int]:
         """An A/B pair (--ab), both or neither: the raw job points at the enhanced one."""
@@ -119,10 +130,28 @@ class SqliteJobQueue:
             job_id = conn.execute("SELECT id FROM jobs WHERE uuid = ?", [uuid]).fetchone()[0]
         return self.jobs.get(job_id)
 
+    def uuid_clash(self, uuid: str, spec: JobSpec, seed_given: bool) -> str | None:
+        """Why a remote item may not run as the job this ledger already holds under its id: an id used
+        again for other content (type, prompt, negative prompt, or a seed the item names). None when
+        the id is new here or names the same job (another attempt at it)."""
+        row = self.db.conn.execute("SELECT id, type, prompt, negative_prompt, seed FROM jobs WHERE uuid = ?",
+                                   [uuid]).fetchone()
+        if row is None:
+            return None
+        config = spec.config
+        same = (row["type"], row["prompt"], row["negative_prompt"] or "") == (
+            spec.job_type, spec.prompt, config.negative or "") and (not seed_given or row["seed"] == config.seed)
+        if same:
+            return None
+        return (f"id {uuid} already names another job on this machine (job {row['id']}: {row['type']} "
+                f"{row['prompt'][:40]!r}); a new job needs a new id")
+
     # -- the worker's side ----------------------------------------------------------------------
 
     def claim(self, worker: Worker, lease_s: float, order: ClaimOrder | None = None) -> Job | None:
-        pick, args = next_job_query(order or ClaimOrder(), time.time())
+        from dataclasses import replace
+
+        pick, args = next_job_query(replace(order or ClaimOrder(), worker=worker.id), time.time())
         return self._take(pick, args, worker, lease_s)
 
     def take(self, job_id: int, worker: Worker, lease_s: float) -> Job | None:
@@ -214,6 +243,22 @@ class SqliteJobQueue:
                 [reason, job_id, worker.id],
             )
         return cur.rowcount == 1
+
+    def revoke(self, job_id: int, reason: str) -> list[dict[str, Any]]:
+        """A remote job's result dropped at the queue's fence (another worker completed it): the row goes
+        back to waiting, inert, and its asset rows are removed; returns them, for their files."""
+        with self.db.write() as conn:
+            assets = [dict(r) for r in conn.execute("SELECT * FROM assets WHERE job_id = ?", [job_id]).fetchall()]
+            ids = [a["id"] for a in assets]
+            if ids:
+                marks = ", ".join("?" for _ in ids)
+                conn.execute(f"DELETE FROM sync_assets WHERE asset_id IN ({marks})", ids)
+                conn.execute(f"DELETE FROM assets WHERE id IN ({marks})", ids)
+            conn.execute("DELETE FROM sync_jobs WHERE job_id = ?", [job_id])
+            conn.execute(
+                "UPDATE jobs SET status = 'queued', error = ?, worker = NULL, worker_host = NULL, worker_pid = NULL, "
+                "lease_expires_at = NULL, finished_at = NULL WHERE id = ? AND origin IS NOT NULL", [reason, job_id])
+        return assets
 
     def _stale(self, worker: Worker) -> list[tuple[Any, str]]:
         now = time.time()

@@ -52,6 +52,7 @@ class RemoteJob:
     user_id: str | None
     created_at: float | None
     meta: dict[str, Any] = field(default_factory=dict)  # fields and config keys we do not use, kept
+    seed_given: bool = False  # the item names its seed (else each parse draws one)
 
 
 def queue_for(catalog: Catalog, job_type: str) -> str:
@@ -84,14 +85,24 @@ def parse_time(value: Any) -> float | None:
     return None
 
 
+# Integers a double holds exactly: the Lua scripts read ids through cjson, which keeps numbers as doubles.
+_EXACT_INT = 2**53
+
+
 def item_id(raw: str) -> str | None:
-    """The id of an item, when it has a usable one (for dead-letter entries and callbacks)."""
+    """The id of an item, when it has a usable one, by the same rule as the Lua scripts (`scripts._ID`):
+    plain characters, or a whole number in [0, 2^53) written in digits."""
     try:
         data = json.loads(raw)
     except ValueError:
         return None
     value = data.get("id") if isinstance(data, dict) else None
-    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 42.0 and 42 are one number to cjson
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value) if 0 <= value < _EXACT_INT else ""
+    else:
+        text = value if isinstance(value, str) else ""
     return text if _PLAIN_ID.fullmatch(text) else None
 
 
@@ -136,7 +147,8 @@ def parse_item(raw: str, catalog: Catalog) -> RemoteJob:
     except UsageError as exc:
         raise NotAJob(str(exc), job_id) from None
     return RemoteJob(id=job_id, raw=raw, spec=spec, user_id=None if user is None else str(user),
-                     created_at=parse_time(data.get("created_at")), meta=meta)
+                     created_at=parse_time(data.get("created_at")), meta=meta,
+                     seed_given=config.get("seed") is not None)
 
 
 def dead_entry(raw: str, queue: str, reason: str, worker: str) -> str:

@@ -28,7 +28,7 @@ class Presence(threading.Thread):
         self.redis.announce(self.worker, {**self.info, "jobs": [h.remote.id for h in list(self.held.values())]},
                             self.lease_s)
         for held in list(self.held.values()):
-            self.redis.renew(held.remote.id, self.worker, self.lease_s)
+            self.redis.renew(held.remote.id, held.remote.raw, held.holder, self.lease_s)
 
     def run(self) -> None:
         while not self.stopping.wait(self.lease_s / 4):

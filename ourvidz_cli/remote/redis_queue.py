@@ -12,7 +12,9 @@ the job as done, so a second completion of the same job is impossible.
 from __future__ import annotations
 
 import json
+import secrets
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,13 @@ class Claimed:
     job_id: str
     failed_attempts: int
     cancel: bool
+    holder: str  # what the lease holds: the worker and this claim's token
+
+
+def worker_of(holder: str) -> str:
+    """A lease names one claim (`worker#token`): an earlier attempt of the same worker at the same job,
+    still finishing on the writer thread, is fenced out like another worker."""
+    return holder.split("#", 1)[0]
 
 
 class RedisQueue:
@@ -47,6 +56,11 @@ class RedisQueue:
 
     def _eval(self, script: str, keys: list[str], args: list[Any]) -> Any:
         return self.t.execute("EVAL", script, len(keys), *keys, *args)
+
+    def _step(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        """A memoized step (see scripts): this call's own reply key goes last, so a transport that
+        sends the same call again gets the first delivery's reply."""
+        return self._eval(script, [*keys, self.key("reply", uuid.uuid4().hex)], args)
 
     # -- producing --------------------------------------------------------------------------------
 
@@ -69,47 +83,52 @@ class RedisQueue:
     # -- a worker's steps -------------------------------------------------------------------------
 
     def claim(self, queue: str, worker: str, lease_s: float) -> Claimed | None:
-        reply = self._eval(scripts.CLAIM, [queue, self.key("processing", worker), self.key("origin")],
-                           [worker, int(lease_s * 1000), self.prefix])
+        holder = f"{worker}#{secrets.token_hex(4)}"
+        reply = self._step(scripts.CLAIM, [queue, self.key("processing", worker), self.key("origin")],
+                           [holder, int(lease_s * 1000), self.prefix])
         if not reply:
             return None
         raw, state, job_id, failed, cancel = reply
-        return Claimed(raw, state, job_id, int(failed), cancel in ("1", 1))
+        return Claimed(raw, state, job_id, int(failed), cancel in ("1", 1), holder)
 
-    def renew(self, job_id: str, worker: str, lease_s: float) -> bool | None:
-        """Whether a cancel was asked for; None when the lease no longer names this worker."""
-        state = int(self._eval(scripts.RENEW, [self.key("lease", job_id), self.key("cancel", job_id)],
-                               [worker, int(lease_s * 1000)]))
+    def renew(self, job_id: str, raw: str, holder: str, lease_s: float) -> bool | None:
+        """Whether a cancel was asked for; None when the job is no longer this worker's (a lease that
+        lapsed while nobody reaped the item is taken again)."""
+        keys = [self.key("lease", job_id), self.key("cancel", job_id), self.key("processing", worker_of(holder))]
+        state = int(self._eval(scripts.RENEW, keys, [holder, int(lease_s * 1000), raw]))
         return None if state < 0 else bool(state)
 
-    def holds(self, job_id: str, worker: str) -> bool:
-        return self.t.execute("GET", self.key("lease", job_id)) == worker
+    def holds(self, job_id: str, raw: str, holder: str, lease_s: float) -> bool:
+        """The job is still this worker's (its lease renewed, or taken again when it lapsed unreaped)."""
+        return self.renew(job_id, raw, holder, lease_s) is not None
 
     def cancel_requested(self, job_id: str) -> bool:
         return bool(self.t.execute("EXISTS", self.key("cancel", job_id)))
 
-    def commit(self, job_id: str, worker: str, body: str) -> bool:
-        """End the job exactly once, while the lease is ours; the body is kept for a reaper to resend."""
-        return bool(self._eval(scripts.COMMIT, [self.key("lease", job_id), self.key("done", job_id)],
-                               [worker, body, DONE_TTL_S]))
+    def commit(self, job_id: str, raw: str, holder: str, body: str, lease_s: float) -> bool:
+        """End the job exactly once, while it is ours; the body is kept for a reaper to resend."""
+        keys = [self.key("lease", job_id), self.key("done", job_id), self.key("processing", worker_of(holder))]
+        return bool(self._step(scripts.COMMIT, keys, [holder, body, DONE_TTL_S, raw, int(lease_s * 1000)]))
 
-    def give_up(self, job_id: str, worker: str, body: str, dead_entry: str) -> bool:
-        keys = [self.key("lease", job_id), self.key("done", job_id), self.key("dead")]
-        return bool(self._eval(scripts.GIVE_UP, keys, [worker, body, DONE_TTL_S, dead_entry]))
+    def give_up(self, job_id: str, raw: str, holder: str, body: str, dead_entry: str, lease_s: float) -> bool:
+        keys = [self.key("lease", job_id), self.key("done", job_id), self.key("dead"),
+                self.key("processing", worker_of(holder)), self.key("attempts"), self.key("origin")]
+        return bool(self._step(scripts.GIVE_UP, keys,
+                               [holder, body, DONE_TTL_S, dead_entry, raw, int(lease_s * 1000), job_id]))
 
-    def finalize(self, raw: str, job_id: str, worker: str) -> None:
-        keys = [self.key("processing", worker), self.key("lease", job_id), self.key("cancel", job_id),
+    def finalize(self, raw: str, job_id: str, holder: str) -> None:
+        keys = [self.key("processing", worker_of(holder)), self.key("lease", job_id), self.key("cancel", job_id),
                 self.key("attempts"), self.key("origin")]
-        self._eval(scripts.FINALIZE, keys, [raw, worker, job_id])
+        self._step(scripts.FINALIZE, keys, [raw, holder, job_id])
 
-    def requeue(self, queue: str, raw: str, job_id: str, worker: str, charge: bool) -> int | None:
+    def requeue(self, queue: str, raw: str, job_id: str, holder: str, charge: bool, lease_s: float) -> int | None:
         """Back to the head of `queue`; the failed attempts so far, or None when the job is not ours."""
-        keys = [self.key("lease", job_id), self.key("processing", worker), queue, self.key("attempts")]
-        n = int(self._eval(scripts.REQUEUE, keys, [worker, raw, job_id, "1" if charge else "0"]))
+        keys = [self.key("lease", job_id), self.key("processing", worker_of(holder)), queue, self.key("attempts")]
+        n = int(self._step(scripts.REQUEUE, keys, [holder, raw, job_id, "1" if charge else "0", int(lease_s * 1000)]))
         return None if n < 0 else n
 
     def dead_letter(self, worker: str, raw: str, entry: str) -> bool:
-        return bool(self._eval(scripts.DEAD_LETTER, [self.key("processing", worker), self.key("dead")], [raw, entry]))
+        return bool(self._step(scripts.DEAD_LETTER, [self.key("processing", worker), self.key("dead")], [raw, entry]))
 
     def drop_duplicate(self, worker: str, raw: str) -> None:
         self.t.execute("LREM", self.key("processing", worker), 1, raw)
@@ -117,8 +136,23 @@ class RedisQueue:
     # -- reaping ----------------------------------------------------------------------------------
 
     def dead_workers(self) -> list[str]:
+        return [w for w, alive in self.workers().items() if not alive]
+
+    def workers(self) -> dict[str, bool]:
+        """Every registered worker, and whether its liveness key is still there."""
         members = self.t.execute("SMEMBERS", self.key("workers")) or []
-        return [w for w in members if not self.t.execute("EXISTS", self.key("worker", w))]
+        return {w: bool(self.t.execute("EXISTS", self.key("worker", w))) for w in members}
+
+    def announced_jobs(self, worker: str) -> frozenset[str]:
+        """The job ids a live worker said it runs at its last beat."""
+        info = self.t.execute("GET", self.key("worker", worker))
+        try:
+            return frozenset(str(j) for j in (json.loads(info).get("jobs") or [])) if info else frozenset()
+        except (ValueError, AttributeError):
+            return frozenset()
+
+    def has_lease(self, job_id: str) -> bool:
+        return bool(self.t.execute("EXISTS", self.key("lease", job_id)))
 
     def in_flight(self, worker: str) -> list[str]:
         return list(self.t.execute("LRANGE", self.key("processing", worker), 0, -1) or [])
@@ -126,12 +160,14 @@ class RedisQueue:
     def origin(self, job_id: str) -> str | None:
         return self.t.execute("HGET", self.key("origin"), job_id)
 
-    def reap_item(self, dead: str, raw: str, job_id: str, queue: str, max_attempts: int, entry: str,
-                  body: str) -> tuple[str, int]:
-        """('requeued'|'dead'|'done'|'gone', failed attempts) for one item of a dead worker."""
-        keys = [self.key("processing", dead), queue, self.key("attempts"), self.key("dead"),
-                self.key("done", job_id), self.key("lease", job_id)]
-        state, n = self._eval(scripts.REAP, keys, [raw, job_id, max_attempts, entry, body, DONE_TTL_S, dead])
+    def reap_item(self, owner: str, raw: str, job_id: str, queue: str, max_attempts: int, entry: str,
+                  body: str, orphan: bool = False) -> tuple[str, int]:
+        """('requeued'|'dead'|'done'|'gone'|'leased', failed attempts) for one item of a dead worker's list,
+        or (`orphan`) of a live worker's list when no lease names anyone."""
+        keys = [self.key("processing", owner), queue, self.key("attempts"), self.key("dead"),
+                self.key("done", job_id), self.key("lease", job_id), self.key("origin")]
+        state, n = self._step(scripts.REAP, keys, [raw, job_id, max_attempts, entry, body, DONE_TTL_S, owner,
+                                                   "1" if orphan else "0"])
         return str(state), int(n)
 
     def forget_worker(self, worker: str) -> None:

@@ -102,12 +102,19 @@ class RemoteJobQueue:
     def claim(self, worker: Worker, lease_s: float, order: ClaimOrder) -> Job | None:
         for queue in self._route(order):
             while (claimed := self.redis.claim(queue, worker.id, lease_s)) is not None:
+                if claimed.state == "ok" and self._still_finishing(claimed.job_id):
+                    # An earlier attempt here is still being written or published: it settles first.
+                    self.redis.requeue(queue, claimed.raw, claimed.job_id, claimed.holder, False, lease_s)
+                    break
                 job = self._take(queue, claimed, worker, lease_s)
                 if job is not None:
                     return job
                 if claimed.state == "held":
                     break  # another worker still runs that job: try the other queue, then wait
         return None
+
+    def _still_finishing(self, remote_id: str) -> bool:
+        return any(h.remote.id == remote_id for h in list(self.held.values()))
 
     def _take(self, queue: str, claimed: Claimed, worker: Worker, lease_s: float) -> Job | None:
         if claimed.state == "bad":
@@ -116,7 +123,7 @@ class RemoteJobQueue:
                 problem = NotAJob("no usable id")
             except NotAJob as exc:
                 problem = NotAJob(str(exc))  # without an id: nothing to call back about
-            self.results.rejected(queue, claimed.raw, problem)
+            self.results.rejected(queue, claimed.raw, problem, claimed.holder)
             return None
         if claimed.state == "done":
             self.say(f"job {claimed.job_id}: a duplicate of a finished job; dropped")
@@ -126,9 +133,13 @@ class RemoteJobQueue:
         try:
             remote = parse_item(claimed.raw, self.catalog)
         except NotAJob as problem:
-            self.results.rejected(queue, claimed.raw, problem)
+            self.results.rejected(queue, claimed.raw, problem, claimed.holder)
             return None
-        held = Held(remote, queue, claimed.failed_attempts)
+        clash = self.local.uuid_clash(remote.id, remote.spec, remote.seed_given)
+        if clash:
+            self.results.rejected(queue, claimed.raw, NotAJob(clash, remote.id), claimed.holder)
+            return None
+        held = Held(remote, queue, claimed.failed_attempts, claimed.holder)
         if claimed.cancel:
             self.results.canceled(held)
             self.say(f"job {remote.id}: canceled before it started")
@@ -145,7 +156,8 @@ class RemoteJobQueue:
         return self.held[job_id].remote.id
 
     def renew(self, job_id: int, worker: Worker, lease_s: float) -> bool | None:
-        state = self.redis.renew(self._rid(job_id), worker.id, lease_s)
+        held = self.held[job_id]
+        state = self.redis.renew(held.remote.id, held.remote.raw, held.holder, lease_s)
         local = self.local.renew(job_id, worker, lease_s)
         return None if state is None else bool(state or local)
 
@@ -155,15 +167,19 @@ class RemoteJobQueue:
     def record(self, job_id: int, worker: Worker, **facts: Any) -> bool:
         return bool(self.local.record(job_id, worker, **facts))
 
+    def _holds(self, job_id: int, worker: Worker) -> bool:
+        held = self.held[job_id]
+        return self.redis.holds(held.remote.id, held.remote.raw, held.holder, self.results.lease_s)
+
     def complete(self, job_id: int, worker: Worker, assets: Sequence[dict[str, Any]], **facts: Any) -> bool:
-        if not self.redis.holds(self._rid(job_id), worker.id):
+        if not self._holds(job_id, worker):
             return False
         return bool(self.local.complete(job_id, worker, assets, **facts))
 
     def fail(self, job_id: int, worker: Worker, error: str) -> bool:
         """False when the lease is lost: the job is not failed, another worker has it (this machine's row
         waits, inert, as queued)."""
-        if not self.redis.holds(self._rid(job_id), worker.id):
+        if not self._holds(job_id, worker):
             self.local.release(job_id, worker, f"{error}; another worker took the job over")
             return False
         return bool(self.local.fail(job_id, worker, error))
@@ -174,30 +190,40 @@ class RemoteJobQueue:
     def release(self, job_id: int, worker: Worker, reason: str) -> bool:
         """Ctrl-C / SIGTERM: back to the head of its queue, no attempt charged."""
         held = self.held.pop(job_id)
-        back = self.redis.requeue(held.queue, held.remote.raw, held.remote.id, worker.id, charge=False)
+        back = self.redis.requeue(held.queue, held.remote.raw, held.remote.id, held.holder, False,
+                                  self.results.lease_s)
         self.local.release(job_id, worker, f"{reason} ({held.queue})")
         return back is not None
 
     # -- after a job ------------------------------------------------------------------------------
 
     def after_job(self, outcome: Outcome) -> None:
-        """The runner's hook: publish and report (completed), retry or give up (failed), report canceled."""
-        held = self.held.pop(outcome.job_id, None)
+        """The runner's hook: publish and report (completed), retry or give up (failed), report canceled.
+        The job stays in `held` until this returns, so the presence thread keeps its lease alive through a
+        slow upload and the callback."""
+        held = self.held.get(outcome.job_id)
         if held is None:
             return
-        if outcome.status == COMPLETED:
-            self.results.completed(held, outcome.job_id)
-        elif outcome.status == FAILED:
-            self.results.failed(held, outcome.error or "failed")
-        elif outcome.status == CANCELED:
-            self.results.canceled(held)
-        else:
-            self.say(f"job {held.remote.id}: {outcome.error}; this worker's result is dropped")
+        try:
+            if outcome.status == COMPLETED:
+                self.results.completed(held, outcome.job_id)
+            elif outcome.status == FAILED:
+                self.results.failed(held, outcome.error or "failed")
+            elif outcome.status == CANCELED:
+                self.results.canceled(held)
+            else:
+                self.say(f"job {held.remote.id}: {outcome.error}; this worker's result is dropped")
+        finally:  # only this attempt's entry: the same job may be held again by a newer claim already
+            if self.held.get(outcome.job_id) is held:
+                self.held.pop(outcome.job_id)
 
     # -- the rest of the seam ---------------------------------------------------------------------
 
     def reap(self, worker: Worker) -> list[tuple[Any, str]]:
-        return [*self.local.reap(worker), *self.results.reap()]
+        mine = frozenset(h.remote.id for h in list(self.held.values()))
+        if time.monotonic() < getattr(self.redis.t, "back_at", 0.0) + self.results.lease_s:
+            return self.local.reap(worker)  # just back from an outage: the others re-announce within a lease
+        return [*self.local.reap(worker), *self.results.reap(mine)]
 
     def cancel(self, job_id: Any) -> str:
         return self.redis.cancel(str(job_id))

@@ -63,8 +63,10 @@ class Bell:
 
 
 def ring(path: str | None) -> None:
-    """Wake the worker listening at `path`; a missing or full socket is ignored (it polls as well)."""
+    """Wake the worker listening at `path`; a missing or full socket is ignored (it polls as well). Never
+    blocks: a paused worker's queue fills after a few rings, and a blocking send would then wait for ever."""
     if not path or not hasattr(socket, "AF_UNIX"):
         return
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, contextlib.suppress(OSError):
+        sock.setblocking(False)
         sock.sendto(b"!", path)

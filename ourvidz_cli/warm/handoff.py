@@ -28,6 +28,16 @@ TOP_PRIORITY = 0  # the catalog's range starts here; fast job types are 1
 POLL_S = 0.05
 REAP_EVERY_S = 1.0
 FINAL = (COMPLETED, FAILED, CANCELED)
+# A worker beats every second (warm.presence.BEAT_S): one silent for this long is paused or wedged and is
+# handed nothing, and a job handed to it is taken back.
+FRESH_S = 3.0
+# An idle worker claims a handed job within a poll of its bell; one that has not after this is not coming.
+PICKUP_S = 5.0
+
+
+def fresh(worker: dict[str, Any], now: float | None = None) -> bool:
+    now = time.time() if now is None else now
+    return is_alive(worker, now) and now - worker["beat_at"] < FRESH_S
 
 
 def compatible(settings: dict[str, Any], wanted: dict[str, Any]) -> bool:
@@ -42,7 +52,8 @@ def compatible(settings: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 def pick_worker(ledger: Any, job_type: str, wanted: dict[str, Any]) -> dict[str, Any] | None:
     """A live warm worker that serves `job_type` as asked; an idle one first, then the longest running."""
-    fits = [w for w in ledger.workers.live() if job_type in w["serves"] and compatible(w["settings"], wanted)]
+    fits = [w for w in ledger.workers.live() if fresh(w) and job_type in w["serves"]
+            and compatible(w["settings"], wanted)]
     fits.sort(key=lambda w: (w["job_id"] is not None, w["started_at"]))
     return fits[0] if fits else None
 
@@ -97,9 +108,13 @@ class HandOff:
         self.replay = _Replay(reporter)
         self.me = Worker()  # only to reap with: this client never holds a job it did not take
         self._next_reap = self._next_ring = 0.0
+        self.chosen: dict[str, Any] = {}
+        self.submitted = 0.0
 
     def submit(self, spec: Any, worker: dict[str, Any]) -> int:
-        job_id: int = self.ledger.queue.add([replace(spec, priority=TOP_PRIORITY)])[0]
+        """Queued for `worker` alone (ledger.queue._MINE): no other worker, with other settings, claims it."""
+        job_id: int = self.ledger.queue.add([replace(spec, priority=TOP_PRIORITY)], assigned_to=worker["id"])[0]
+        self.chosen, self.submitted = worker, time.monotonic()
         ring(worker["bell"])
         busy = f", after its job {worker['job_id']}" if worker["job_id"] else ""
         self.say(f"job {job_id} handed to warm worker {worker['id']}{busy}")
@@ -139,14 +154,20 @@ class HandOff:
             self.ledger.queue.reap(self.me)
 
     def _served(self, job: Job) -> bool:
-        """Whether a live worker can take the queued job; it is rung again now and then in case it slept."""
-        live = [w for w in self.ledger.workers.live() if job["type"] in w["serves"]]
+        """Whether the chosen worker will still take the queued job: it beats, and it is busy with other
+        work or has had it for less than PICKUP_S. It is rung again now and then in case it slept."""
+        worker = self.ledger.workers.get(self.chosen.get("id", ""))
         now = time.monotonic()
-        if live and now >= self._next_ring:
+        if worker is None or not fresh(worker):
+            self.say(f"warm worker {self.chosen.get('id')} stopped answering; job {job['id']} is taken back")
+            return False
+        if worker["job_id"] is None and now - self.submitted > PICKUP_S:
+            self.say(f"warm worker {worker['id']} did not pick up job {job['id']} in {PICKUP_S:.0f}s; it is taken back")
+            return False
+        if now >= self._next_ring:
             self._next_ring = now + 1.0
-            for worker in live:
-                ring(worker["bell"])
-        return bool(live)
+            ring(worker["bell"])
+        return True
 
     def cancel(self, job_id: int) -> str:
         """Ctrl-C while waiting: the job was asked for now, so nobody should run it later."""

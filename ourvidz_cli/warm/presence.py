@@ -45,14 +45,48 @@ class LocalPresence(threading.Thread):
         self.join(timeout=5)
 
 
-class RecordingReporter:
-    """Passes everything to the worker's own console and records it on the worker's row. A failed record
-    (a locked or full ledger) never fails the job: the client only shows less."""
+class ThreadLedgers:
+    """One ledger connection per thread. The reporter is called from the main thread, the job's heartbeat
+    and the writer thread; one sqlite3 connection shared by them has one transaction, so a write from a
+    second thread while the first is in one failed ('cannot start a transaction within a transaction')."""
 
-    def __init__(self, inner: Reporter, workers: Any, worker_id: str) -> None:
-        self.inner, self.workers, self.worker_id = inner, workers, worker_id
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.local = threading.local()
+        self.opened: list[Any] = []
+        self.lock = threading.Lock()
+
+    @property
+    def workers(self) -> Any:
+        ledger = getattr(self.local, "ledger", None)
+        if ledger is None:
+            from ourvidz_cli.ledger import Ledger
+
+            ledger = self.local.ledger = Ledger(self.path)
+            with self.lock:
+                self.opened.append(ledger)
+        return ledger.workers
+
+    def close(self) -> None:
+        with self.lock:
+            for ledger in self.opened:
+                ledger.close()
+            self.opened.clear()
+
+
+class RecordingReporter:
+    """Passes everything to the worker's own console and records it on the worker's row, through the
+    calling thread's own connection. A failed record (a locked or full ledger) never fails the job: the
+    client only shows less."""
+
+    def __init__(self, inner: Reporter, ledgers: ThreadLedgers, worker_id: str) -> None:
+        self.inner, self.ledgers, self.worker_id = inner, ledgers, worker_id
         self._last_step_write = 0.0
         self._held: int | None = None
+
+    @property
+    def workers(self) -> Any:
+        return self.ledgers.workers
 
     def _record(self, write: Callable[[], None]) -> None:
         try:

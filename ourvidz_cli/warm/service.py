@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ourvidz_cli.warm.bell import Bell
-from ourvidz_cli.warm.presence import LocalPresence, RecordingReporter
+from ourvidz_cli.warm.presence import LocalPresence, RecordingReporter, ThreadLedgers
 
 
 class LocalWorker:
@@ -18,6 +18,7 @@ class LocalWorker:
         self.app, self.runner, self.settings, self.preload, self.say = app, runner, settings, preload, say
         self.bell = Bell(None, None)
         self.presence: LocalPresence | None = None
+        self.ledgers = ThreadLedgers(app.ledger.path)
 
     @property
     def id(self) -> str:
@@ -27,7 +28,7 @@ class LocalWorker:
         self._warm()
         self.bell = Bell.open(self.app.home / "run", self.runner.worker.token)
         self.runner.wait_idle = self.bell.wait
-        self.runner.reporter = RecordingReporter(self.runner.reporter, self.app.ledger.workers, self.id)
+        self.runner.reporter = RecordingReporter(self.runner.reporter, self.ledgers, self.id)
         self._register(self.app.ledger.workers)
         self.presence = LocalPresence(self.app.ledger.path, self.id, self.runner.engine.resident, self._register)
         self.presence.start()
@@ -39,6 +40,7 @@ class LocalWorker:
         with contextlib.suppress(Exception):  # a full disk: the row goes stale and is then ignored
             self.app.ledger.workers.unregister(self.id)
         self.bell.close()
+        self.ledgers.close()
 
     def _warm(self) -> None:
         """Pay the cold start now, not in the first client's wait."""

@@ -46,7 +46,7 @@ def test_claims_are_fifo_into_the_workers_processing_list_with_a_lease(rq: Redis
     second = rq.claim("sdxl_queue", "w2", 30)
     assert (first.job_id, first.state, second.job_id) == ("a", "ok", "b")
     assert rq.in_flight("w1") == [item("a")] and rq.in_flight("w2") == [item("b")]
-    assert rq.holds("a", "w1") and not rq.holds("a", "w2")
+    assert rq.holds("a", item("a"), first.holder, 30) and not rq.holds("a", item("a"), second.holder, 30)
     assert rq.claim("sdxl_queue", "w3", 30) is None
 
 
@@ -54,15 +54,18 @@ def test_a_worker_that_lost_its_lease_cannot_complete_and_completion_happens_onc
                                                                                   app: App) -> None:
     rq.push("sdxl_queue", [item("a")])
     rq.announce("w1", {}, ttl_s=0.3)
-    assert rq.claim("sdxl_queue", "w1", 0.3).state == "ok"
+    w1 = rq.claim("sdxl_queue", "w1", 0.3)
+    assert w1.state == "ok"
     time.sleep(0.5)  # w1 paused: its key and lease expire
     results = Results(rq, app.ledger, app.home, app.catalog, "w2", None, "owner", lambda _: None)
     assert results.reap() == [("a", "requeued")]
-    assert rq.claim("sdxl_queue", "w2", 30).job_id == "a"
-    assert rq.renew("a", "w1", 30) is None  # w1's heartbeat learns it lost the job
-    assert not rq.commit("a", "w1", "{}") and rq.requeue("sdxl_queue", item("a"), "a", "w1", True) is None
-    assert rq.commit("a", "w2", '{"status":"completed"}')
-    assert not rq.commit("a", "w2", "{}")  # no second completion, not even by the holder
+    w2 = rq.claim("sdxl_queue", "w2", 30)
+    assert w2.job_id == "a"
+    assert rq.renew("a", item("a"), w1.holder, 30) is None  # w1's heartbeat learns it lost the job
+    assert not rq.commit("a", item("a"), w1.holder, "{}", 30)
+    assert rq.requeue("sdxl_queue", item("a"), "a", w1.holder, True, 30) is None
+    assert rq.commit("a", item("a"), w2.holder, '{"status":"completed"}', 30)
+    assert not rq.commit("a", item("a"), w2.holder, "{}", 30)  # no second completion, not even by the holder
     rq.push("sdxl_queue", [item("a")])  # a duplicate delivery of a finished job is dropped at claim
     assert rq.claim("sdxl_queue", "w3", 30).state == "done" and rq.in_flight("w3") == []
 

@@ -26,8 +26,9 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, folder: Path) -> None:
-        self.folder, self.port = folder, free_port()
+    def __init__(self, folder: Path, persist: bool = False) -> None:
+        """`persist`: an append-only file, so a restart keeps the lists (SIGTERM flushes it)."""
+        self.folder, self.port, self.persist = folder, free_port(), persist
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -37,8 +38,9 @@ class RedisServer:
     def start(self) -> RedisServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "yes" if self.persist else "no", "--appendfsync", "always", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -60,6 +62,12 @@ class RedisServer:
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+    def restart(self, down_s: float) -> None:
+        """Stopped, gone for `down_s`, started again on the same port (an operator's restart)."""
+        self.stop()
+        time.sleep(down_s)
+        self.start()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -90,6 +98,11 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001  Redis's own error text, as Upstash passes it on
             self._answer(400, {"error": str(exc)})
             return
+        if self.server.lose_replies and command[0].upper() == "EVAL":  # it ran; the answer never arrives
+            self.server.lose_replies -= 1
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
         self._answer(200, {"result": _as_upstash(result)})
 
 
@@ -112,6 +125,7 @@ class _RestServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.redis = redis.Redis.from_url(redis_url, decode_responses=True)
         self.token, self.requests = token, 0
+        self.lose_replies = 0  # the next N EVALs run on the server, and their replies are lost
 
 
 class UpstashRest:
@@ -130,3 +144,50 @@ class UpstashRest:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class ReplyDropper:
+    """A TCP proxy on loopback in front of a redis-server: once armed, the next command that holds
+    `EVAL` reaches the server and runs, and the connection is closed before its reply gets back, as a
+    dropped connection or a timeout does to a client."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port, self.armed = upstream_port, 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.dropped = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+
+    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
+        """One request, one reply at a time (redis-py without pipelining), so a reply is dropped whole."""
+        try:
+            while data := client.recv(65536):
+                drop = self.armed > 0 and b"EVAL" in data
+                upstream.sendall(data)
+                reply = upstream.recv(65536)
+                if drop:
+                    self.armed -= 1
+                    self.dropped += 1
+                    break
+                client.sendall(reply)
+        except OSError:
+            pass
+        finally:
+            client.close()
+            upstream.close()
+
+    def close(self) -> None:
+        self.listener.close()

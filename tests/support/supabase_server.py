@@ -12,7 +12,8 @@ its oracle (tests/sync/test_official_clients.py). Each rule names the real sourc
   a short-lived service_role JWT, as supabase-py relies on); any other bearer is refused.
 
 Faults for tests: `server.fault(method, path_regex, action, times)` where action is "500", "429",
-"stall" (answer after `stall_s`, past the client's timeout), "drop" (close without answering) or
+"stall" (answer after `stall_s`, past the client's timeout), "delay" (wait `stall_s`, then answer as usual:
+a slow upload), "drop" (close without answering) or
 "lose-reply" (do the work, then close without answering); `skip` lets that many matching requests
 through first. `state.pg_unreachable` / `state.pg_timeouts` make the database itself fail.
 """
@@ -120,6 +121,10 @@ class Handler(BaseHTTPRequestHandler):
                     break
             else:
                 return False
+        if action == "delay":  # slow, then served normally
+            self.state.log.append({"method": self.command, "path": path, "status": "fault:delay"})
+            time.sleep(self.state.stall_s)
+            return False
         if action == "lose-reply":  # do the work, then drop the connection instead of answering
             self._lose_reply = True
             self.state.log.append({"method": self.command, "path": path, "status": "fault:lose-reply"})
