@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -98,8 +98,11 @@ class JobQueue(Protocol):
     def record(self, job_id: int, worker: Worker, **facts: Any) -> bool:
         """Store facts learnt while running (enhanced prompt, load time) on a held job."""
 
-    def complete(self, job_id: int, worker: Worker, assets: Sequence[dict[str, Any]], **facts: Any) -> bool:
-        """Mark done with its outputs in one step; False when the job was taken away."""
+    def complete(self, job_id: int, worker: Worker, assets: Sequence[dict[str, Any]],
+                 promote: Callable[[], None] | None = None, **facts: Any) -> bool:
+        """Mark done with its outputs in one step; False when the job was taken away. `promote` moves
+        the attempt's staged files into place, called only once the worker is known to hold the job,
+        inside that same step."""
 
     def fail(self, job_id: int, worker: Worker, error: str) -> bool: ...
 

@@ -34,6 +34,8 @@ def job_row(job: dict[str, Any]) -> dict[str, Any]:
     # Newer keys go last: scripts keyed on the ones above keep working.
     row["model_load_s"] = job.get("model_load_s")
     row["revisions"] = json.loads(job["revisions"]) if job.get("revisions") else {}  # {hub source: commit}
+    row["reused_from"] = job.get("reused_from")  # a skipped repeat: the job whose outputs answered it
+    row["pair_of"] = job.get("pair_of")  # an A/B pair's raw-prompt job: the enhanced job it is compared with
     return row
 
 

@@ -130,7 +130,9 @@ def queue_run(
     """Run queued jobs until the queue is empty: fast before high, preferring loaded models."""
     flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync, order=order,
                      max_wait_s=max_wait, enhance_batch=enhance_batch)
-    runner = make_runner(workspace(), flags)  # checks the flags before any job is claimed
+    ws = workspace()
+    runner = make_runner(ws, flags)  # checks the flags before any job is claimed
+    ws.ledger.db.check_pages()  # a damaged page is named, not read as an empty queue
     started = time.perf_counter()
     with sigterm_as_interrupt():
         results = runner.run_queue(max_jobs=max_jobs, watch=watch, poll_s=poll)

@@ -125,6 +125,7 @@ def _run_local(flags: RunFlags, preload: list[str], max_jobs: int | None, drain:
     from ourvidz_cli.warm.service import LocalWorker
 
     ws = workspace()
+    ws.ledger.db.check_pages()
     runner = make_runner(ws, flags)  # checks the flags
     settings = {"device_choice": flags.device, "vram_budget": flags.vram_budget, "compile": flags.compile}
     say = err_console().print

@@ -12,7 +12,7 @@ from ourvidz_cli.engine.writer import OutputWriter
 from ourvidz_cli.errors import Interrupted
 from ourvidz_cli.library import outputs
 from ourvidz_cli.paths import outputs_dir
-from ourvidz_cli.queue import ClaimOrder, Job, JobQueue
+from ourvidz_cli.queue import FAILED, ClaimOrder, Job, JobQueue
 
 if TYPE_CHECKING:
     from ourvidz_cli.engine.runner import Runner
@@ -48,6 +48,8 @@ def _loop(runner: Runner, writer: OutputWriter, write_queue: JobQueue, max_jobs:
     while max_jobs is None or claimed < max_jobs:
         for job_id, status in runner.queue.reap(runner.worker):
             runner.reporter.phase(f"job {job_id}: its worker was gone; now {status}")
+            if status == FAILED and isinstance(job_id, int):  # nobody runs it again: its files go
+                outputs.remove_unrecorded(runner.home, job_id)
         order = ClaimOrder(tuple(runner.engine.resident()), runner.options.max_wait_s, since, runner.options.order)
         job = runner.queue.claim(runner.worker, runner.lease_s, order)
         if job is None:

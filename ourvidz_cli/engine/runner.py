@@ -9,6 +9,7 @@ interrupt through.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import traceback
 import warnings
@@ -200,16 +201,17 @@ class Runner:
         job, queue = attempt.job, attempt.queue
         writer.fault_delay()
         attempt.beat.check()
-        assets = outputs.write_assets(self.home, job, attempt.prompt, attempt.result)
+        stage = secrets.token_hex(4)  # this attempt's own file names until it wins the fence
+        assets = outputs.write_assets(self.home, job, attempt.prompt, attempt.result, stage)
         attempt.result = None  # on disk now: the pixels need not wait in memory for the next job
         if not assets:
             kind = "video" if job["config"].is_video else "image"
             raise OurvidzError(f"the model returned no {kind}; nothing was written")
         try:
-            completed = queue.complete(job["id"], self.worker, assets, **attempt.measures)
-        except BaseException:
-            outputs.remove_assets(self.home, assets)  # files with no asset rows would be orphans
-            raise
+            completed = queue.complete(job["id"], self.worker, assets,
+                                       lambda: outputs.promote(self.home, assets, stage), **attempt.measures)
+        finally:
+            outputs.remove_assets(self.home, assets, stage)  # what was not promoted: never another attempt's
         if not completed:
             raise JobStopped(canceled=False)
         attempt.outcome.status = COMPLETED

@@ -22,7 +22,12 @@ def _cannot_write(path: Path, exc: sqlite3.OperationalError) -> OurvidzError:
     full = as_disk_full(exc, folder)
     if full is None and shutil.disk_usage(folder).free < 1_000_000:
         full = DiskFull(folder)
-    return full or OurvidzError(f"the ledger {path} cannot be written ({exc}); check the folder's permissions")
+    if full is not None:
+        return full
+    if path.is_dir():
+        return UsageError(f"the ledger {path} is a directory, not a file; move it away or give another --home")
+    return UsageError(f"the ledger {path} cannot be written ({exc}); check the folder's permissions, or give "
+                      "another --home")
 
 
 @contextmanager
@@ -58,6 +63,18 @@ class Database:
             raise UsageError(
                 f"the ledger {path} is damaged ({exc}); restore it from a backup, or move it aside to start anew"
             ) from None
+
+    def check_pages(self) -> None:
+        """Before a run of many jobs: every page and index sound (`PRAGMA integrity_check`; `quick_check`
+        misses a damaged index page). A damaged index page the scheduler reads makes `queue run` find
+        nothing to do and exit 0 in silence."""
+        try:
+            found = [r[0] for r in self.conn.execute("PRAGMA integrity_check(3)")]
+        except sqlite3.DatabaseError as exc:
+            found = [str(exc)]
+        if found != ["ok"]:
+            raise UsageError(f"the ledger {self.path} is damaged ({'; '.join(found)[:200]}); restore it from a "
+                             "backup, or move it aside to start anew")
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)

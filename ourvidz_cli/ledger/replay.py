@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from ourvidz_cli.ledger.db import Database
 from ourvidz_cli.ledger.jobs import decode_job
-from ourvidz_cli.ledger.queue import PENDING_ENHANCEMENTS, next_job_query
+from ourvidz_cli.ledger.schedule import PENDING_ENHANCEMENTS, next_job_query
 from ourvidz_cli.queue import ClaimOrder, Job
 
 # (job, whether it asks the enhancer) -> (seconds it will take, queued prompts its enhancer batch answers)

@@ -137,31 +137,72 @@ def _png_text(job: dict[str, Any], prompt: str, sampler: str, idx: int) -> dict[
     }
 
 
-def write_assets(home: Path, job: dict[str, Any], prompt: str, generated: Any) -> list[dict[str, Any]]:
+def write_assets(home: Path, job: dict[str, Any], prompt: str, generated: Any,
+                 stage: str | None = None) -> list[dict[str, Any]]:
     """Write every image or video of a generation result; returns one asset row per file. All or
     none: when one file fails (a full disk), the ones already written are removed.
+
+    With `stage` (a token no other attempt uses) each file is written, durable, under a staged name
+    beside its final one (`staged_path`); `promote` moves them into place once the attempt has won its
+    fence, so an attempt that lost never touches the files of the one that won.
 
     `prompt` is the prompt the model was given (the enhanced one when Qwen rewrote it)."""
     assets: list[dict[str, Any]] = []
     try:
-        _write_each(home, job, prompt, generated, assets)
+        _write_each(home, job, prompt, generated, assets, stage)
     except BaseException:
-        remove_assets(home, assets)
+        remove_assets(home, assets, stage)
         raise
     return assets
 
 
-def remove_assets(home: Path, assets: list[dict[str, Any]]) -> None:
-    """Delete the files of asset rows that will not be recorded (a job that could not complete)."""
+def staged_path(home: Path, asset: dict[str, Any], stage: str | None) -> Path:
+    """Where an attempt's file waits for its fence: a temp name that `remove_partials` clears once its
+    writer is gone (the pid leads the name)."""
+    final = home / asset["path"]
+    return final if stage is None else final.with_name(f"{TEMP_PREFIX}{os.getpid()}-{stage}-{final.name}")
+
+
+def promote(home: Path, assets: list[dict[str, Any]], stage: str) -> None:
+    """The staged files of a winning attempt, renamed to their final names (atomic, directory fsynced)."""
+    folders = set()
     for asset in assets:
-        (home / asset["path"]).unlink(missing_ok=True)
+        final = home / asset["path"]
+        os.replace(staged_path(home, asset, stage), final)
+        folders.add(final.parent)
+    for folder in folders:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
 
 
-def _write_each(home: Path, job: dict[str, Any], prompt: str, generated: Any, assets: list[dict[str, Any]]) -> None:
+def remove_assets(home: Path, assets: list[dict[str, Any]], stage: str | None = None) -> None:
+    """Delete the files of asset rows that will not be recorded (a job that could not complete); with
+    `stage`, only that attempt's staged files."""
+    for asset in assets:
+        staged_path(home, asset, stage).unlink(missing_ok=True)
+
+
+def remove_unrecorded(home: Path, job_id: int) -> list[str]:
+    """The files at a failed job's final names: an attempt killed between moving its files into place
+    and recording them (a failed job records no outputs). Returns what was removed."""
+    removed = []
+    for path in outputs_dir(home).glob(f"*/{job_id}_*"):
+        if path.name.split("_", 1)[0] == str(job_id) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(str(path.relative_to(home)))
+    return removed
+
+
+def _write_each(home: Path, job: dict[str, Any], prompt: str, generated: Any, assets: list[dict[str, Any]],
+                stage: str | None) -> None:
     config: JobConfig = job["config"]
     items = generated.videos if config.is_video else generated.images
     for idx, item in enumerate(items):
-        path = output_path(home, config.bucket, job["id"], idx, config.output)
+        final = output_path(home, config.bucket, job["id"], idx, config.output)
+        path = staged_path(home, {"path": str(final.relative_to(home))}, stage)
         if config.is_video:
             write_mp4(path, item, config.fps, {
                 "title": prompt[:500], "comment": f"ourvidz job {job['id']} ({job['type']}, seed {config.seed})"})
@@ -170,6 +211,6 @@ def _write_each(home: Path, job: dict[str, Any], prompt: str, generated: Any, as
             write_png(path, item, _png_text(job, prompt, generated.sampler, idx))
             width, height, frames, fps = item.width, item.height, 1, None
         digest, size = sha256_and_size(path)
-        assets.append({"idx": idx, "bucket": config.bucket, "path": str(path.relative_to(home)),
+        assets.append({"idx": idx, "bucket": config.bucket, "path": str(final.relative_to(home)),
                        "kind": "video" if config.is_video else "image", "mime": config.mime, "bytes": size,
                        "sha256": digest, "width": width, "height": height, "frames": frames, "fps": fps})

@@ -171,10 +171,11 @@ class RemoteJobQueue:
         held = self.held[job_id]
         return self.redis.holds(held.remote.id, held.remote.raw, held.holder, self.results.lease_s)
 
-    def complete(self, job_id: int, worker: Worker, assets: Sequence[dict[str, Any]], **facts: Any) -> bool:
+    def complete(self, job_id: int, worker: Worker, assets: Sequence[dict[str, Any]],
+                 promote: Callable[[], None] | None = None, **facts: Any) -> bool:
         if not self._holds(job_id, worker):
             return False
-        return bool(self.local.complete(job_id, worker, assets, **facts))
+        return bool(self.local.complete(job_id, worker, assets, promote, **facts))
 
     def fail(self, job_id: int, worker: Worker, error: str) -> bool:
         """False when the lease is lost: the job is not failed, another worker has it (this machine's row

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Result, jobs
+from tests.conftest import Result, jobs, spawn
 
 
 def _refused(res: Result, message: str) -> None:
@@ -92,3 +92,48 @@ def test_a_damaged_ledger_is_named_on_every_command(home: Path, cli: Callable[..
         res = cli("--smoke", *args)
         _refused(res, "is damaged")
         assert "0 completed" not in res.out
+
+
+def test_a_ledger_path_that_is_a_directory_is_bad_input(home: Path, cli: Callable[..., Result]) -> None:
+    (home / "ledger.db").mkdir()
+    for args in (["queue", "list"], ["queue", "add", "image_fast", "x"]):
+        _refused(cli("--smoke", *args), "is a directory")
+
+
+def test_a_read_only_home_refuses_writes_as_bad_input_and_still_lists(tmp_path: Path) -> None:
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mnt)], capture_output=True).returncode != 0:
+        pytest.skip("mounting a read-only file system needs root")
+
+    def run(*args: str) -> Result:  # a process of its own: an open ledger would keep the mount busy
+        proc = spawn(mnt, *args)
+        out, err = proc.communicate(timeout=120)
+        return Result(proc.returncode, out, err)
+
+    try:
+        assert run("queue", "add", "image_fast", "before").code == 0
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        _refused(run("queue", "add", "image_fast", "after"), "cannot be written")
+        listed = run("queue", "list", "--json")
+        assert listed.code == 0 and [j["prompt"] for j in listed.json()] == ["before"]
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_damaged_index_page_is_named_not_read_as_an_empty_queue(home: Path, cli: Callable[..., Result]) -> None:
+    for i in range(12):
+        cli("--smoke", "queue", "add", "image_fast", f"prompt {i} " + "x" * 600)
+    path = home / "ledger.db"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    [root] = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'jobs_enhance_pending'").fetchone()
+    conn.close()
+    data = bytearray(path.read_bytes())
+    for i in range(4096 * (root - 1) + 100, 4096 * root, 97):  # one index page; the table pages are sound
+        data[i] = 0xAB
+    path.write_bytes(bytes(data))
+    for args in (["queue", "run"], ["worker", "--drain"]):
+        res = cli("--smoke", *args)
+        _refused(res, "is damaged")
+        assert "completed" not in res.out

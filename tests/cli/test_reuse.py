@@ -41,6 +41,7 @@ def test_a_repeat_is_answered_from_the_first_jobs_files(cli: Callable[..., Resul
     row = jobs(home)[-1]
     assert row["reused_from"] == first["job_id"] and row["status"] == "completed"
     assert cli("assets", "list", "--json").json().__len__() == 2  # no second copy of the files
+    assert cli("jobs", "show", str(again["job_id"]), "--json").json()["reused_from"] == first["job_id"]
 
 
 def test_a_changed_setting_random_seed_or_force_renders(cli: Callable[..., Result], home: Path) -> None:

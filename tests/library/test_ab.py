@@ -20,6 +20,8 @@ def test_generate_ab_renders_both_and_links_them(cli: Callable[..., Result], hom
     assert out["enhanced_prompt"] and pair["enhanced_prompt"] is None and pair["pair_of"] == out["job_id"]
     enhanced, raw = (next(j for j in jobs(home) if j["id"] == i) for i in (out["job_id"], pair["job_id"]))
     assert raw["pair_of"] == enhanced["id"] and enhanced["pair_of"] is None
+    assert cli("jobs", "show", str(raw["id"]), "--json").json()["pair_of"] == enhanced["id"]
+    assert cli("jobs", "show", str(enhanced["id"]), "--json").json()["pair_of"] is None
     assert raw["seed"] == enhanced["seed"] == 3 and raw["prompt"] == enhanced["prompt"]
     assert raw["enhancer_key"] is None and '"enhancer": null' in raw["config"]
     a, b = (np.asarray(Image.open(p)) for p in (out["outputs"][0], pair["outputs"][0]))
