@@ -2,10 +2,12 @@
 answered from its outputs instead of being rendered again.
 
 It covers the type, prompt, enhanced prompt (or, before enhancement, everything that shapes Qwen's
-answer), negative prompt, seed, steps, size, frames, guidance and count, and each model's and LoRA's
-identity with a revision: for local weights the size and modification time of their index file, for
-Hugging Face repos the commit the local cache resolves `main` to. Only jobs whose seed the user gave have
-one: a random seed is a request for something new.
+answer), negative prompt, seed, steps, size, frames, guidance and count, and the identity of every
+source the job loads (model, LoRAs, replacement VAE, enhancer): for local weights the size, modification
+and inode change times and safetensors header hash of each weights file and index file, for Hugging Face repos the
+commit the local cache resolves the revision to. A job's fingerprint is taken again when it runs
+(`at_run`), from the commits it actually loads: a `models pull` between queueing and running files it
+under what it loaded. Only jobs whose seed the user gave have one: a random seed asks for something new.
 """
 
 from __future__ import annotations
@@ -18,20 +20,38 @@ from typing import Any
 from ourvidz_cli.catalog.job import JobConfig, Lora, ModelRef
 from ourvidz_cli.catalog.revisions import resolve
 
-# The file whose change means new weights, per layout (a diffusers folder, a transformers folder).
+# The files whose change means new weights: the index of a diffusers or transformers folder, and the
+# weights themselves (a replaced UNet or LoRA file leaves the index as it was).
 _INDEX_FILES = ("model_index.json", "config.json")
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".ckpt", ".pt", ".gguf")
+
+
+def _file_identity(path: Path) -> str:
+    """Any write, replacement or copy over the file changes its inode change time, which (unlike the
+    modification time) cannot be set back: a touched file is a miss (rendered again), never a wrong hit.
+    Hashing gigabytes of weights on every `generate` would cost seconds."""
+    st = path.stat()
+    identity = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+    if path.suffix == ".safetensors":  # the header names every tensor, shape and offset: cheap to hash
+        with open(path, "rb") as fh:
+            size = int.from_bytes(fh.read(8), "little")
+            identity += ":" + hashlib.sha256(fh.read(min(size, 100_000_000))).hexdigest()[:16]
+    return identity
 
 
 def _local_revision(source: str) -> str:
     path = Path(source)
-    for candidate in [path / name for name in _INDEX_FILES] + [path]:
-        try:
-            st = candidate.stat()
-        except OSError:
-            continue
-        if candidate.is_file():
-            return f"{candidate.name}:{st.st_size}:{st.st_mtime_ns}"
-    return "unknown"
+    try:
+        if path.is_file():
+            return f"{path.name}:{_file_identity(path)}"
+        files = sorted(p for p in path.rglob("*") if p.is_file() and (p.name in _INDEX_FILES or
+                                                                       p.suffix in _WEIGHT_SUFFIXES))
+    except OSError:
+        return "unknown"
+    if not files:
+        return "unknown"
+    listing = "\n".join(f"{p.relative_to(path)}:{_file_identity(p)}" for p in files)
+    return "files:" + hashlib.sha256(listing.encode()).hexdigest()
 
 
 def _hub_revision(repo: str, revision: str | None) -> str:
@@ -44,9 +64,28 @@ def _lora_identity(lora: Lora) -> dict[str, Any]:
     return {**lora.to_dict(), "revision": revision}
 
 
+def _vae_identity(model: ModelRef) -> str | None:
+    if not model.vae:
+        return None
+    from ourvidz_cli.catalog.revisions import hub_vae
+
+    return _hub_revision(model.vae, model.vae_revision) if hub_vae(model) else _local_revision(model.vae)
+
+
 def model_identity(model: ModelRef) -> dict[str, Any]:
     revision = _local_revision(model.source) if model.local else _hub_revision(model.source, model.revision)
-    return {**model.to_dict(), "loras": [_lora_identity(x) for x in model.loras], "revision": revision}
+    identity = {**model.to_dict(), "loras": [_lora_identity(x) for x in model.loras], "revision": revision}
+    identity.pop("vae_revision", None)  # pinned or not, the VAE's identity is its resolved commit
+    return {**identity, "vae_identity": _vae_identity(model)} if model.vae else identity
+
+
+def at_run(job: dict[str, Any], pinned: JobConfig) -> str | None:
+    """The fingerprint of a job as it runs, from the commits it loads (`pinned`); None when it has none.
+    The same request as at queueing: a rerun's carries the prompt Qwen gave, a new job's does not."""
+    if not job.get("fingerprint"):
+        return None
+    enhanced = job.get("enhanced_prompt") if job.get("rerun_of") and pinned.enhancer is not None else None
+    return fingerprint(job["prompt"], pinned, enhanced)
 
 
 def fingerprint(prompt: str, config: JobConfig, enhanced_prompt: str | None) -> str:

@@ -46,12 +46,14 @@ class ModelRef:
     config: str | None = None  # a single-file checkpoint's diffusers config folder or repo
     vae: str | None = None  # a replacement VAE
     revision: str | None = None  # a Hugging Face commit of `source`; None: whatever `main` is
+    vae_revision: str | None = None  # a Hugging Face commit of `vae`, once a job pinned it
 
     def to_dict(self) -> dict[str, Any]:
         d = {"name": self.name, "kind": self.kind, "source": self.source, "local": self.local,
              "dtype": self.dtype, "fps": self.fps, "max_new_tokens": self.max_new_tokens,
              "loras": [lora.to_dict() for lora in self.loras], "config": self.config, "vae": self.vae}
-        return {**d, "revision": self.revision} if self.revision else d
+        d = {**d, "revision": self.revision} if self.revision else d
+        return {**d, "vae_revision": self.vae_revision} if self.vae_revision else d  # unpinned: the old JSON
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelRef:
@@ -59,7 +61,7 @@ class ModelRef:
                    dtype=str(d.get("dtype", "float16")), fps=int(d.get("fps", 16)),
                    max_new_tokens=int(d.get("max_new_tokens", 200)),
                    loras=tuple(Lora.from_dict(x) for x in d.get("loras") or ()), config=d.get("config"),
-                   vae=d.get("vae"), revision=d.get("revision"))
+                   vae=d.get("vae"), revision=d.get("revision"), vae_revision=d.get("vae_revision"))
 
 
 @dataclass(frozen=True)

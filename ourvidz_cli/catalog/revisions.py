@@ -46,15 +46,25 @@ def _pin_lora(lora: Lora, commits: dict[str, str]) -> Lora:
     return replace(lora, revision=commit) if commit else lora
 
 
+def hub_vae(model: ModelRef) -> bool:
+    """The replacement VAE is a Hugging Face repo (not a folder on this machine)."""
+    return bool(model.vae) and not Path(str(model.vae)).is_absolute() and not Path(str(model.vae)).exists()
+
+
 def pin_model(model: ModelRef, commits: dict[str, str] | None = None) -> ModelRef:
-    """The model with every Hugging Face source at a commit: from `commits` (a job's record) where it
-    names the source, else what the cache resolves now. A source not in the cache stays as it is."""
+    """The model with every Hugging Face source at a commit (its replacement VAE too): from `commits` (a
+    job's record) where it names the source, else what the cache resolves now. A source not in the
+    cache stays as it is."""
     commits = commits or {}
     loras = tuple(_pin_lora(lora, commits) for lora in model.loras)
+    vae_commit = None
+    if hub_vae(model):
+        vae_commit = commits.get(str(model.vae)) or resolve(str(model.vae), model.vae_revision)
+    model = replace(model, loras=loras, vae_revision=vae_commit or model.vae_revision)
     if model.local:
-        return replace(model, loras=loras)
+        return model
     commit = commits.get(model.source) or resolve(model.source, model.revision)
-    return replace(model, loras=loras, revision=commit or model.revision)
+    return replace(model, revision=commit or model.revision)
 
 
 def pin_config(config: JobConfig, commits: dict[str, str] | None = None) -> JobConfig:
@@ -71,4 +81,6 @@ def commits_of(config: JobConfig) -> dict[str, str]:
         for lora in model.loras:
             if not lora.local and lora.revision and COMMIT.fullmatch(lora.revision):
                 found[lora.source] = lora.revision
+        if model.vae and model.vae_revision and COMMIT.fullmatch(model.vae_revision):
+            found[model.vae] = model.vae_revision
     return found

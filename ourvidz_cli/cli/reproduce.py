@@ -38,7 +38,7 @@ def rerun_bundle(app: App, path: Path, flags: RunFlags, use_worker: bool, as_jso
         outcome = outcome_now(app, spec, flags, extra, use_worker, reuse=False)
         if outcome.status != "completed":
             raise typer.Exit(_failed(outcome, as_json))
-        result = bundle.compare([Path(tmp) / o["name"] for o in info["outputs"]], [Path(p) for p in outcome.outputs])
+        result = bundle.compare([Path(o["file"]) for o in info["outputs"]], [Path(p) for p in outcome.outputs])
     now = bundle.packages()
     changed = {k: {"bundle": v, "now": now.get(k)} for k, v in info["packages"].items() if now.get(k) != v}
     report = {**outcome.as_dict(), "bundle_job_id": info["job_id"], **result, "models": notes,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ourvidz_cli.catalog.fingerprint import at_run
 from ourvidz_cli.catalog.job import JobConfig
 from ourvidz_cli.catalog.resolve import JobSpec
 from ourvidz_cli.catalog.revisions import commits_of, pin_config
@@ -102,6 +103,9 @@ class Runner:
         # and the job records which: see catalog.revisions.
         job = {**job, "config": pin_config(job["config"])}
         job_id, config = job["id"], job["config"]
+        refiled = at_run(job, config)
+        if refiled is not None and refiled != job["fingerprint"]:  # `models pull` since it was queued
+            self.queue.record(job_id, self.worker, fingerprint=refiled)
         self.reporter.job_started(job)
         self.log(job_id, f"attempt {job['attempts']} by {self.worker.id}: {job['type']} "
                           f"{json.dumps(config.to_dict())}")

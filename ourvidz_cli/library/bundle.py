@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 import time
 import zipfile
 from importlib import metadata
@@ -46,7 +47,16 @@ def _index_sha256(source: str, local: bool, revision: str | None = None) -> str 
 
 
 def _model_entry(model: ModelRef) -> dict[str, Any]:
-    return {**model_identity(model), "index_sha256": _index_sha256(model.source, model.local, model.revision)}
+    entry = {**model_identity(model), "index_sha256": _index_sha256(model.source, model.local, model.revision)}
+    if model.vae:
+        entry["vae_index_sha256"] = _vae_sha256(model)
+    return entry
+
+
+def _vae_sha256(model: ModelRef) -> str | None:
+    from ourvidz_cli.catalog.revisions import hub_vae
+
+    return _index_sha256(str(model.vae), not hub_vae(model), model.vae_revision)
 
 
 def packages() -> dict[str, str | None]:
@@ -90,18 +100,67 @@ def write(dest: Path, job: dict[str, Any], assets: list[dict[str, Any]], home: P
     return info
 
 
+# Only the layout `write` makes: a bundle is untrusted input (absolute names or `..` once made the
+# comparison read the rerun's own files and report a match it never checked).
+_OUTPUT_NAME = re.compile(r"outputs/[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(png|mp4)")
+MAX_MANIFEST_BYTES = 10 * 2**20
+MAX_OUTPUT_BYTES = 4 * 2**30
+MAX_RATIO = 50  # `write` stores PNG and MP4 uncompressed; a member that inflates far past its size is a bomb
+
+
+class BadBundle(Exception):
+    pass
+
+
 def read(path: Path, into: Path) -> dict[str, Any]:
-    """The manifest, with the outputs extracted under `into`."""
+    """The manifest, each output extracted under `into` (its path in the entry's `file`) and checked
+    against the manifest's sha256; anything but a bundle's own layout is refused."""
     try:
         with zipfile.ZipFile(path) as zf:
-            info = json.loads(zf.read(MANIFEST))
-            if info.get("format") != FORMAT:
-                raise UsageError(f"{path} is a bundle of format {info.get('format')!r}; this ourvidz reads {FORMAT}")
-            for entry in info["outputs"]:
-                zf.extract(entry["name"], into)
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as exc:
+            info = _manifest(zf)
+            outputs = info.get("outputs")
+            if not isinstance(outputs, list) or not outputs:
+                raise BadBundle("its manifest lists no outputs")
+            names = [e.get("name") if isinstance(e, dict) else None for e in outputs]
+            if len(set(map(str, names))) != len(names):
+                raise BadBundle("its manifest names one output twice")
+            for entry in outputs:
+                entry["file"] = str(_extract(zf, entry, into))
+    except BadBundle as exc:
+        raise UsageError(f"{path} is not a bundle ourvidz can trust: {exc}") from None
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError, AttributeError, TypeError) as exc:
         raise UsageError(f"{path} is not an ourvidz bundle ({exc}); make one with 'ourvidz assets bundle ID'") from None
     return info
+
+
+def _manifest(zf: zipfile.ZipFile) -> dict[str, Any]:
+    if zf.getinfo(MANIFEST).file_size > MAX_MANIFEST_BYTES:
+        raise BadBundle(f"its {MANIFEST} is over {MAX_MANIFEST_BYTES // 2**20} MB")
+    info = json.loads(zf.read(MANIFEST))
+    if not isinstance(info, dict):
+        raise BadBundle(f"its {MANIFEST} is not an object")
+    if info.get("format") != FORMAT:
+        raise UsageError(f"a bundle of format {info.get('format')!r}; this ourvidz reads {FORMAT}")
+    return info
+
+
+def _extract(zf: zipfile.ZipFile, entry: dict[str, Any], into: Path) -> Path:
+    name = entry.get("name")
+    if not isinstance(name, str) or not _OUTPUT_NAME.fullmatch(name):
+        raise BadBundle(f"output name {str(name)[:80]!r} is not a bundle's layout (outputs/<file>.png or .mp4)")
+    member = zf.getinfo(name)
+    if member.file_size > MAX_OUTPUT_BYTES or member.file_size > MAX_RATIO * max(member.compress_size, 2**20):
+        raise BadBundle(f"{name} unpacks to {member.file_size} bytes from {member.compress_size} (a zip bomb?)")
+    dest = into / name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    with zf.open(member) as src, open(dest, "wb") as out:
+        while chunk := src.read(2**20):
+            digest.update(chunk)
+            out.write(chunk)
+    if digest.hexdigest() != entry.get("sha256"):
+        raise BadBundle(f"{name} does not match the sha256 its manifest records")
+    return dest
 
 
 def model_notes(info: dict[str, Any], used: list[ModelRef]) -> list[str]:
@@ -112,6 +171,9 @@ def model_notes(info: dict[str, Any], used: list[ModelRef]) -> list[str]:
         same = sha is not None and sha == then.get("index_sha256")
         where = "" if now.source == then["source"] else f" (from {now.source}; the bundle's was {then['source']})"
         notes.append(f"model {now.name}: {'the same weights index' if same else 'a different weights index'}{where}")
+        if now.vae:
+            vae_same = _vae_sha256(now) is not None and _vae_sha256(now) == then.get("vae_index_sha256")
+            notes.append(f"model {now.name}'s VAE {now.vae}: {'the same' if vae_same else 'a different'} config")
     return notes
 
 

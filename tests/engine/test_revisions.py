@@ -30,18 +30,33 @@ def _cache(tmp_path: Path, smoke_root: Path) -> Path:
     return cache
 
 
-def _catalog(tmp_path: Path, pin: str | None) -> Path:
+def _catalog(tmp_path: Path, pin: str | None, vae: str | None = None) -> Path:
     path = tmp_path / "hub.toml"
     path.write_text('base = "default"\nsmoke = true\n[models.sdxl]\nrepo = "ourvidz-test/tiny-sdxl"\npath = false\n'
-                    'dtype = "float32"\nvae = false\n' + (f'revision = "{pin}"\n' if pin else "") +
-                    '[job_types.sdxl_image_fast]\nsize = "64x64"\n')
+                    'dtype = "float32"\n' + (f'vae = "{vae}"\n' if vae else "vae = false\n") +
+                    (f'revision = "{pin}"\n' if pin else "") + '[job_types.sdxl_image_fast]\nsize = "64x64"\n')
     return path
 
 
-def _ourvidz(home: Path, cache: Path, *args: str, pin: str | None = None) -> Any:
+def _vae_cache(cache: Path, smoke_root: Path) -> str:
+    """A replacement VAE as a Hugging Face repo with two commits (B's weights differ)."""
+    from safetensors.torch import load_file, save_file
+
+    repo = cache / "models--ourvidz-test--tiny-vae"
+    for commit in (A, B):
+        shutil.copytree(smoke_root / "models" / "sdxl" / "vae", repo / "snapshots" / commit)
+    weights = repo / "snapshots" / B / "diffusion_pytorch_model.safetensors"
+    save_file({k: v * 0.5 for k, v in load_file(weights).items()}, weights)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(A)
+    return "ourvidz-test/tiny-vae"
+
+
+def _ourvidz(home: Path, cache: Path, *args: str, pin: str | None = None, vae: str | None = None) -> Any:
     # A process of its own: huggingface_hub reads HF_HUB_CACHE and HF_HUB_OFFLINE when it is imported, and
     # --exact changes torch's global settings.
-    env = {"OURVIDZ_HOME": str(home), "OURVIDZ_CONFIG": str(_catalog(home.parent, pin)), "HF_HUB_CACHE": str(cache),
+    env = {"OURVIDZ_HOME": str(home), "OURVIDZ_CONFIG": str(_catalog(home.parent, pin, vae)),
+           "HF_HUB_CACHE": str(cache),
            "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
     proc = subprocess.run([sys.executable, "-m", "ourvidz_cli", *args, "--json"], capture_output=True, text=True,
                           env=env, timeout=300)
@@ -104,3 +119,34 @@ def test_rerun_exact_switches_on_deterministic_kernels(home: Path, smoke_root: P
 def test_exact_refuses_compile(cli: Any) -> None:
     result = cli("--smoke", "rerun", "1", "--exact", "--compile")
     assert result.code == 2 and "--exact and --compile do not mix" in result.err
+
+
+def test_the_replacement_vae_is_pinned_recorded_and_loaded_again(home: Path, smoke_root: Path, tmp_path: Path) -> None:
+    from ourvidz_cli.ledger import Ledger
+
+    cache = _cache(tmp_path, smoke_root)
+    vae = _vae_cache(cache, smoke_root)
+    args = ("generate", "sdxl_image_fast", "a buoy", "--seed", "6", "--steps", "2", "--no-worker")
+    first = _ourvidz(home, cache, *args, vae=vae)
+    ledger = Ledger(home / "ledger.db")
+    assert json.loads(ledger.jobs.get(first["job_id"])["revisions"]) == {"ourvidz-test/tiny-sdxl": A, vae: A}
+    (cache / "models--ourvidz-test--tiny-vae" / "refs" / "main").write_text(B)
+    moved = _ourvidz(home, cache, *args, vae=vae)  # the VAE changed: a repeat is not answered from the first
+    assert "reused_from" not in moved and _pixels(home, moved) != _pixels(home, first)
+    again = _ourvidz(home, cache, "rerun", str(first["job_id"]), "--no-worker", vae=vae)
+    assert _pixels(home, again) == _pixels(home, first)  # the VAE commit the first job loaded
+
+
+def test_a_job_queued_before_models_pull_is_filed_under_what_it_loaded(home: Path, smoke_root: Path,
+                                                                       tmp_path: Path) -> None:
+    cache = _cache(tmp_path, smoke_root)
+    request = ("sdxl_image_fast", "a jetty", "--seed", "8", "--steps", "2")
+    _ourvidz(home, cache, "queue", "add", *request)
+    (cache / "models--ourvidz-test--tiny-sdxl" / "refs" / "main").write_text(B)  # `models pull` meanwhile
+    ran = _ourvidz(home, cache, "queue", "run")
+    assert ran["completed"] == 1
+    repeat = _ourvidz(home, cache, "generate", *request, "--no-worker")  # the same request, on B
+    assert repeat["reused_from"] == ran["jobs"][0]["job_id"]
+    (cache / "models--ourvidz-test--tiny-sdxl" / "refs" / "main").write_text(A)
+    fresh = _ourvidz(home, cache, "generate", *request, "--no-worker")  # on A: never the outputs made on B
+    assert "reused_from" not in fresh

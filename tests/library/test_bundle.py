@@ -43,7 +43,7 @@ def test_bundle_holds_the_job_and_reruns_to_the_same_pixels(cli: Callable[..., R
             assert zf.read(entry["name"]) == Path(path).read_bytes()
     assert info["config"]["seed"] == 4 and info["config"]["steps"] == 2 and info["type"] == "sdxl_image_fast"
     (model,) = info["models"]
-    assert model["name"] == "sdxl" and len(model["index_sha256"]) == 64 and model["revision"].startswith("model_index")
+    assert model["name"] == "sdxl" and len(model["index_sha256"]) == 64 and model["revision"].startswith("files:")
     assert all(info["packages"][p] for p in ("torch", "diffusers", "transformers", "ourvidz"))
     assert info["device"] == "cpu" and info["dtype"] == "float32"
 
@@ -84,8 +84,16 @@ def test_moved_models_are_found_by_name_and_changed_pixels_are_measured(cli: Cal
         Image.fromarray(pixels.astype(np.uint8)).save(out)
         return out.read_bytes()
 
-    changed = tmp_path / "changed.zip"
-    _rewrite(png_bundle, changed, brighter)
+    def recorded(name: str, data: bytes) -> bytes:  # a bundle true to its own manifest, made elsewhere
+        if name != "bundle.json":
+            return data
+        info = json.loads(data)
+        info["outputs"][0]["sha256"] = hashlib.sha256((tmp_path / "changed.png").read_bytes()).hexdigest()
+        return json.dumps(info).encode()
+
+    changed, changed_first = tmp_path / "changed.zip", tmp_path / "changed-pixels.zip"
+    _rewrite(png_bundle, changed_first, brighter)
+    _rewrite(changed_first, changed, recorded)
     res = cli("--smoke", "rerun", "--bundle", str(changed), "--json")
     assert res.code == 1
     (row,) = res.json()["comparison"]
@@ -100,3 +108,35 @@ def test_bad_bundles_and_arguments_are_usage_errors(cli: Callable[..., Result], 
     for args in (["rerun", "--bundle", str(junk)], ["rerun"], ["rerun", "1", "--bundle", str(junk)]):
         res = cli(*args)
         assert res.code == 2 and len(res.err.strip().splitlines()) == 1, res.err
+
+
+def test_a_bundle_is_read_only_in_its_own_layout_and_checked_against_its_manifest(
+        cli: Callable[..., Result], home: Path, tmp_path: Path) -> None:
+    job, dest = _bundle(cli, tmp_path, "sdxl_image_fast", "a lighthouse", "--seed", "4", "--steps", "2",
+                        "--count", "1")
+    with zipfile.ZipFile(dest) as zf:
+        info = json.loads(zf.read("bundle.json"))
+        png = zf.read(info["outputs"][0]["name"])
+    next_output = str(home / "outputs" / "sdxl_image_fast" / f"{job['job_id'] + 1}_0.png")
+
+    def crafted(name: str, data: bytes, sha: str | None = None, compress: int = zipfile.ZIP_STORED) -> Path:
+        """The real manifest, its one output under `name` (the file the rerun is about to write, say)."""
+        entry = {**info["outputs"][0], "name": name, "sha256": sha or hashlib.sha256(data).hexdigest()}
+        path = tmp_path / f"crafted{len(list(tmp_path.glob('crafted*')))}.zip"
+        with zipfile.ZipFile(path, "w", compression=compress) as zf:
+            zf.writestr("bundle.json", json.dumps({**info, "outputs": [entry]}))
+            zf.writestr(name, data)
+        return path
+
+    bad = {
+        "an absolute name": crafted(next_output, png),
+        "a name climbing out": crafted("outputs/../../" + Path(next_output).name, png),
+        "bytes that are not the manifest's": crafted(info["outputs"][0]["name"], png[:-8] + b"\0" * 8,
+                                                    sha=info["outputs"][0]["sha256"]),
+        "a zip bomb": crafted(info["outputs"][0]["name"], b"\0" * (120 * 2**20), compress=zipfile.ZIP_DEFLATED),
+    }
+    for what, path in bad.items():
+        res = cli("--smoke", "rerun", "--bundle", str(path), "--json")
+        assert res.code == 2 and "not a bundle ourvidz can trust" in res.err, (what, res.err)
+        assert len(res.err.strip().splitlines()) == 1 and res.out == "", what
+    assert not Path(next_output).exists()  # refused before anything ran

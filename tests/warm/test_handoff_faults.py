@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 from tests.conftest import jobs, spawn, wait_for
@@ -34,6 +35,8 @@ def test_a_handed_job_runs_only_on_the_worker_with_the_asked_settings(home: Path
         small = _start_worker(home, "--vram-budget", "1GB")  # idle, but not what the caller asks for
         client = spawn(home, "--smoke", "generate", "sdxl_image_fast", "mine", "--count", "1", "--vram-budget", "2GB")
         wait_for(lambda: len(jobs(home)) == 2, what="the hand-off")
+        time.sleep(4)  # two polls of the idle 1GB worker
+        assert _job(home, 2)["status"] == "queued"  # waiting for the worker it was handed to
         assert spawn(home, "queue", "cancel", "1").wait(timeout=60) == 0  # the 2GB worker is free sooner
         out, err = client.communicate(timeout=240)
         assert client.returncode == 0, err

@@ -34,7 +34,8 @@ class Sdxl:
         extra = {}
         if model.vae:
             try:
-                extra["vae"] = AutoencoderKL.from_pretrained(model.vae, dtype=dtype)
+                pinned = {"revision": model.vae_revision} if model.vae_revision else {}
+                extra["vae"] = AutoencoderKL.from_pretrained(model.vae, dtype=dtype, **pinned)
             except OSError as exc:
                 raise OSError(f"its VAE {model.vae} could not be loaded ({str(exc).strip().splitlines()[0]})") from exc
         if model.source.endswith(SINGLE_FILE_SUFFIXES):
