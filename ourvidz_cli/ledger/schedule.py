@@ -12,11 +12,14 @@ from ourvidz_cli.queue import ClaimOrder
 # runs on a worker with other settings; after that anyone may run it, so it is never stranded.
 _MINE = ("(jobs.assigned_to IS NULL OR jobs.assigned_to = ? OR NOT EXISTS "
          "(SELECT 1 FROM workers w WHERE w.id = jobs.assigned_to AND w.beat_at > ?))")
-_PICK_FIFO = (f"SELECT id FROM jobs WHERE status = 'queued' AND origin IS NULL AND {_MINE} "
-              "ORDER BY created_at, id LIMIT 1")
 
 
-def _pick_smart(resident: int) -> str:
+def _pick_fifo(source: str) -> str:
+    return (f"SELECT jobs.id FROM {source} WHERE jobs.status = 'queued' AND jobs.origin IS NULL AND {_MINE} "
+            "ORDER BY jobs.created_at, jobs.id LIMIT 1")
+
+
+def _pick_smart(resident: int, source: str) -> str:
     """A job's wait counts from the latest of: when it was queued, when this claimer began (`since`),
     and when a job of its model last started. So a backlog queued hours ago does not all 'starve' at
     once and fall back to FIFO; only a model left unserved behind other work for `max_wait_s` does."""
@@ -25,7 +28,7 @@ def _pick_smart(resident: int) -> str:
     return f"""
         WITH served AS (SELECT model_key, max(started_at) AS at FROM jobs
                         WHERE started_at IS NOT NULL GROUP BY model_key)
-        SELECT jobs.id FROM jobs LEFT JOIN served ON served.model_key = jobs.model_key
+        SELECT jobs.id FROM {source} LEFT JOIN served ON served.model_key = jobs.model_key
         WHERE jobs.status = 'queued' AND jobs.origin IS NULL AND {_MINE}
         ORDER BY {waited_from} < ? DESC, CASE WHEN {waited_from} < ? THEN {waited_from} END,
             jobs.priority,
@@ -42,14 +45,25 @@ PENDING_ENHANCEMENTS = (
     "ORDER BY priority, created_at, id LIMIT ?")
 
 
-def next_job_query(order: ClaimOrder, now: float) -> tuple[str, list[Any]]:
-    """The scheduler: a query for the id of the job to run next at time `now` (claims and plans use it)."""
+# The key above orders the jobs of one partition (same model, priority, enhancer and its state, hand-off)
+# by age alone, so the next job is always the oldest of some partition: the plan's replay asks only
+# among those heads (ledger.replay), which keeps a 10,000-job plan from re-sorting the queue every step.
+PARTITION = ("model_key, priority, enhancer_key, enhanced_prompt IS NULL, assigned_to, "
+             "(enhancer_key IS NOT NULL AND enhanced_prompt IS NULL AND "
+             "EXISTS (SELECT 1 FROM enhancements e WHERE e.key = jobs.enhance_key))")
+
+
+def next_job_query(order: ClaimOrder, now: float, heads: str | None = None) -> tuple[str, list[Any]]:
+    """The scheduler: a query for the id of the job to run next at time `now` (claims and plans use it);
+    `heads` names a table of candidate ids (each partition's oldest job) to choose among."""
     from ourvidz_cli.ledger.workers import STALE_AFTER_S
 
     mine = [order.worker or "", now - STALE_AFTER_S]
+    # CROSS JOIN keeps SQLite's order: from the few heads, not from the status index over the whole queue.
+    source = f"{heads} AS heads CROSS JOIN jobs ON jobs.id = heads.id" if heads else "jobs"
     if order.order == "fifo":
-        return _PICK_FIFO, mine
+        return _pick_fifo(source), mine
     starve = now - order.max_wait_s if order.max_wait_s is not None else -1.0
     since = order.since or 0.0
-    return _pick_smart(len(order.resident)), [*mine, since, starve, since, starve, since, *order.resident,
+    return _pick_smart(len(order.resident), source), [*mine, since, starve, since, starve, since, *order.resident,
                                               *order.resident]
