@@ -9,9 +9,10 @@ starts and once when it ends, whichever thread (main, heartbeat, presence) meets
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ourvidz_cli.remote.transport import QueueUnavailable, Transport
@@ -33,6 +34,17 @@ class PatientTransport:
         # When the last outage ended (monotonic): every worker's key expired in it, so a worker waits a
         # lease before reaping, or it would hand on the jobs of workers about to announce themselves again.
         self.back_at = 0.0
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def impatient(self) -> Iterator[None]:
+        """Calls on this thread fail at once instead of waiting out an outage: reaping decides from what
+        it read, and a decision carried across an outage would hand on live workers' jobs."""
+        self._local.impatient = True
+        try:
+            yield
+        finally:
+            self._local.impatient = False
 
     def execute(self, *args: str | int | float) -> Any:
         pause, started = FIRST_PAUSE_S, time.monotonic()
@@ -41,6 +53,8 @@ class PatientTransport:
                 reply = self.inner.execute(*args)
             except QueueUnavailable as exc:
                 self._went_down(exc)
+                if getattr(self._local, "impatient", False):
+                    raise
                 if self.patience_s is not None and time.monotonic() - started >= self.patience_s:
                     raise QueueUnavailable(f"{exc} (still unreachable after {self.patience_s:.0f}s; "
                                            "the worker stops, its jobs are reaped by the others)") from None
@@ -67,3 +81,8 @@ class PatientTransport:
 
     def close(self) -> None:
         self.inner.close()
+
+
+def impatient(transport: Any) -> contextlib.AbstractContextManager[None]:
+    """`PatientTransport.impatient` where the transport is patient; nothing otherwise."""
+    return transport.impatient() if isinstance(transport, PatientTransport) else contextlib.nullcontext()

@@ -165,7 +165,7 @@ class RedisQueue:
         """('requeued'|'dead'|'done'|'gone'|'leased', failed attempts) for one item of a dead worker's list,
         or (`orphan`) of a live worker's list when no lease names anyone."""
         keys = [self.key("processing", owner), queue, self.key("attempts"), self.key("dead"),
-                self.key("done", job_id), self.key("lease", job_id), self.key("origin")]
+                self.key("done", job_id), self.key("lease", job_id), self.key("origin"), self.key("worker", owner)]
         state, n = self._step(scripts.REAP, keys, [raw, job_id, max_attempts, entry, body, DONE_TTL_S, owner,
                                                    "1" if orphan else "0"])
         return str(state), int(n)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,9 @@ from ourvidz_cli.library.outputs import remove_assets
 from ourvidz_cli.queue import lease_seconds
 from ourvidz_cli.remote.callback import Callback, callback_body
 from ourvidz_cli.remote.items import NotAJob, RemoteJob, dead_entry, item_id, parse_item, queue_for
+from ourvidz_cli.remote.outage import impatient
 from ourvidz_cli.remote.redis_queue import QUEUES, RedisQueue
+from ourvidz_cli.remote.transport import QueueUnavailable
 
 
 @dataclass
@@ -159,8 +162,18 @@ class Results:
         """Hand on every item of every worker whose key expired, and every item of a live worker (this
         one included) that no lease names and that its worker no longer says it runs (`mine`: the ids
         this worker runs now); returns (job id, what became of it)."""
-        done = []
+        done: list[tuple[str, str]] = []
+        try:
+            with impatient(self.redis.t):
+                self._reap_all(mine, done)
+        except QueueUnavailable:
+            pass  # the outage is waited out elsewhere; reaping starts afresh once it is over
+        return [d for d in done if d[1] not in ("gone", "leased", "alive")]
+
+    def _reap_all(self, mine: frozenset[str], done: list[tuple[str, str]]) -> None:
         for worker, alive in self.redis.workers().items():
+            if self._just_back():
+                break
             if not alive:
                 done += [self._reap_item(worker, raw) for raw in self.redis.in_flight(worker)]
                 self.redis.forget_worker(worker)
@@ -170,7 +183,12 @@ class Results:
                 rid = item_id(raw)
                 if rid is not None and rid not in running and not self.redis.has_lease(rid):
                     done.append(self._reap_item(worker, raw, orphan=True))
-        return [d for d in done if d[1] not in ("gone", "leased")]
+
+    def _just_back(self) -> bool:
+        """Within a lease of the end of an outage this worker waited out: every worker's key expired in
+        it, and the others announce themselves again within a quarter lease, so nobody is reaped yet.
+        Asked before each worker's list, since a call that waited out the outage returns stale answers."""
+        return time.monotonic() < getattr(self.redis.t, "back_at", 0.0) + self.lease_s
 
     def _reap_item(self, dead: str, raw: str, orphan: bool = False) -> tuple[str, str]:
         rid = item_id(raw)

@@ -122,12 +122,14 @@ redis.call('RPUSH', KEYS[3], ARGV[2])
 return n
 """)
 
-# KEYS: processing, queue, attempts, dead, done, lease, origin. ARGV: item, id, max attempts, dead entry,
-# failed callback body, seconds to remember, the worker whose list it is, orphan ('1': that worker is
-# alive, so the item is taken only when no lease names anyone). One item of a dead worker's list, or an
-# item whose lease lapsed in a live worker's list.
+# KEYS: processing, queue, attempts, dead, done, lease, origin, the worker's liveness key. ARGV: item, id,
+# max attempts, dead entry, failed callback body, seconds to remember, the worker whose list it is,
+# orphan ('1': that worker is alive, so the item is taken only when no lease names anyone). One item of
+# a dead worker's list (unless it announced itself again meanwhile: back from an outage), or an item
+# whose lease lapsed in a live worker's list.
 REAP = memoized("""
 if ARGV[8] == '1' and redis.call('EXISTS', KEYS[6]) == 1 then return {'leased', 0} end
+if ARGV[8] ~= '1' and redis.call('EXISTS', KEYS[8]) == 1 then return {'alive', 0} end
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return {'gone', 0} end
 local holder = redis.call('GET', KEYS[6])
 if holder and string.sub(holder, 1, #ARGV[7] + 1) == ARGV[7] .. '#' then redis.call('DEL', KEYS[6]) end

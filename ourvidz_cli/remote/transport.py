@@ -16,7 +16,15 @@ from ourvidz_cli.errors import OurvidzError, UsageError
 
 
 class QueueUnavailable(OurvidzError):
-    """The queue's server could not be reached or refused a command."""
+    """The queue's server could not be reached (or is still loading its data): worth waiting out."""
+
+
+class QueueRefused(OurvidzError):
+    """The queue's server answered a command with an error: retrying the same call will not help."""
+
+
+# Replies that mean "not ready yet", not "wrong command": a restarted server loading its data, a replica.
+_TRANSIENT = ("LOADING", "MASTERDOWN", "TRYAGAIN", "BUSY")
 
 
 class Transport(Protocol):
@@ -42,6 +50,7 @@ class RedisPyTransport:
 
         self.display = without_credentials(url)
         self._errors = (redis.RedisError, OSError)
+        self._refused = redis.ResponseError
         self.client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=timeout_s,
                                            socket_connect_timeout=timeout_s, health_check_interval=30)
 
@@ -49,7 +58,10 @@ class RedisPyTransport:
         try:
             return self.client.execute_command(*args)
         except self._errors as exc:
-            raise QueueUnavailable(f"queue {self.display}: {type(exc).__name__}: {_scrub(str(exc))}") from None
+            text = f"queue {self.display}: {type(exc).__name__}: {_scrub(str(exc))}"
+            if isinstance(exc, self._refused) and not str(exc).startswith(_TRANSIENT):
+                raise QueueRefused(text) from None
+            raise QueueUnavailable(text) from None
 
     def close(self) -> None:
         self.client.close()
@@ -88,7 +100,8 @@ class UpstashTransport:
         except ValueError:
             raise QueueUnavailable(f"queue {self.display}: HTTP {resp.status_code}, not JSON") from None
         if isinstance(data, dict) and "error" in data:
-            raise QueueUnavailable(f"queue {self.display}: {data['error']}")
+            error = str(data["error"])
+            raise (QueueUnavailable if error.startswith(_TRANSIENT) else QueueRefused)(f"queue {self.display}: {error}")
         if not isinstance(data, dict) or "result" not in data:
             raise QueueUnavailable(f"queue {self.display}: HTTP {resp.status_code} without a result")
         return data["result"]

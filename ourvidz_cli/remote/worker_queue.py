@@ -222,8 +222,6 @@ class RemoteJobQueue:
 
     def reap(self, worker: Worker) -> list[tuple[Any, str]]:
         mine = frozenset(h.remote.id for h in list(self.held.values()))
-        if time.monotonic() < getattr(self.redis.t, "back_at", 0.0) + self.results.lease_s:
-            return self.local.reap(worker)  # just back from an outage: the others re-announce within a lease
         return [*self.local.reap(worker), *self.results.reap(mine)]
 
     def cancel(self, job_id: Any) -> str:

@@ -210,16 +210,16 @@ def test_an_earlier_attempt_of_the_same_worker_is_fenced_out_by_its_newer_claim(
 def test_an_item_no_lease_names_is_put_back_even_from_a_live_workers_list(rq: RedisQueue, app: App) -> None:
     rq.announce("w1", {"jobs": []}, ttl_s=30)  # alive, but no longer runs it (its job stopped)
     rq.push("sdxl_queue", [item("a")])
-    rq.claim("sdxl_queue", "w1", 0.2)
+    rq.claim("sdxl_queue", "w1", 1.0)
     results = Results(rq, app.ledger, app.home, app.catalog, "w2", None, "owner", lambda _: None)
     assert results.reap() == []  # leased: left alone
-    time.sleep(0.35)
+    time.sleep(1.2)
     assert results.reap() == [("a", "requeued")]
     assert rq.in_flight("w1") == [] and rq.claim("sdxl_queue", "w2", 30).failed_attempts == 1
     rq.announce("w3", {"jobs": []}, ttl_s=30)
     rq.push("sdxl_queue", [item("b")])
-    rq.claim("sdxl_queue", "w3", 0.2)  # w3 announced no job: its own reaper decides by what it runs now
-    time.sleep(0.35)
+    rq.claim("sdxl_queue", "w3", 1.0)  # w3 announced no job: its own reaper decides by what it runs now
+    time.sleep(1.2)
     mine = Results(rq, app.ledger, app.home, app.catalog, "w3", None, "owner", lambda _: None)
     assert mine.reap(frozenset({"b"})) == []  # its own holder, still running it: it takes the lease again
     assert mine.reap() == [("b", "requeued")]  # its own holder, no longer running it

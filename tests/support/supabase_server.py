@@ -147,12 +147,24 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def _authorized(self, storage: bool) -> bool:
+        if not self.headers.get("apikey"):  # the API gateway's answers (Kong's key-auth, as Supabase words it)
+            self._body()
+            self._send(401, {"message": "No API key found in request",
+                             "hint": "No `apikey` request header or url param was found."})
+            return False
         if self.headers.get("apikey") != self.state.key:
             self._body()
             self._send(401, {"message": "Invalid API key", "hint": "Double check your Supabase `anon` or "
                                                                       "`service_role` API key."})
             return False
         auth = self.headers.get("authorization")
+        if auth and auth != f"Bearer {self.state.key}" and _expired(auth.removeprefix("Bearer ")):
+            self._body()
+            if storage:  # src/internal/errors/codes.ts InvalidJWT (400), with jose's JWTExpired message
+                self._storage_error("400", "InvalidJWT", '"exp" claim timestamp check failed')
+            else:  # PostgREST's JwtTokenExpired (src/PostgREST/Error.hs)
+                self._send(401, {"code": "PGRST303", "details": None, "hint": None, "message": "JWT expired"})
+            return False
         if self.state.key.startswith("eyJ"):
             ok = auth == f"Bearer {self.state.key}"
         else:  # an sb_secret_ key alone, or repeated as the bearer token (the gateway swaps it for a JWT)
@@ -218,6 +230,20 @@ class Handler(BaseHTTPRequestHandler):
 
     def _rest(self, table: str) -> None:
         postgrest.handle(self, table)
+
+
+def _expired(token: str) -> bool:
+    """A JWT whose `exp` has passed (the signature is not checked: only this one answer depends on it)."""
+    import base64
+
+    parts = token.split(".")
+    if len(parts) != 3:
+        return False
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return False
+    return isinstance(claims, dict) and isinstance(claims.get("exp"), (int, float)) and claims["exp"] < time.time()
 
 
 class FakeSupabase(ThreadingHTTPServer):

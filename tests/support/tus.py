@@ -9,6 +9,9 @@ PatchHandler with the hooks supabase/storage installs (src/http/routes/tus/index
 - Errors are plain text with the real status (`onResponseError` renders the message); an unknown
   upload is 404, an expired one 410 (the expiration extension), a wrong offset 409.
 - The upload URL is the base64url of bucket/object/version, as `generateUrl` builds it.
+- Every request but OPTIONS needs `Tus-Resumable` (412, with `Tus-Version`, as @tus/server's `handle`
+  answers); a PATCH whose body is not `application/offset+octet-stream` is 415; HEAD tells
+  `Upload-Expires` (the expiration extension).
 """
 
 from __future__ import annotations
@@ -81,7 +84,8 @@ def resume(h: Any, upload_id: str) -> None:
         return _text(h, 410, "The file for this url no longer exists\n")
     if h.command == "HEAD":
         return h._send(200, None, {"Upload-Offset": str(len(upload.data)), "Upload-Length": str(upload.length),
-                                   "Tus-Resumable": "1.0.0", "Cache-Control": "no-store"})
+                                   "Tus-Resumable": "1.0.0", "Cache-Control": "no-store",
+                                   "Upload-Expires": formatdate(upload.expires_at, usegmt=True)})
     if h.command != "PATCH":
         return _text(h, 405, "Method not allowed\n")
     try:
@@ -104,6 +108,12 @@ def resume(h: Any, upload_id: str) -> None:
 
 
 def handle(h: Any, upload_id: str) -> None:
+    if h.command != "OPTIONS" and not h.headers.get("tus-resumable"):
+        h._body()
+        return h._send(412, b"Tus-Resumable Required\n", {"Content-Type": "text/plain", "Tus-Version": "1.0.0"})
+    if h.command == "PATCH" and h.headers.get("content-type") != "application/offset+octet-stream":
+        h._body()
+        return _text(h, 415, "Invalid Content-Type header\n")
     if h.command == "POST" and not upload_id:
         return create(h)
     resume(h, upload_id)
