@@ -166,6 +166,10 @@ def test_a_worker_paused_past_its_lease_drops_its_result(machines: Machines, red
     assert slow.wait(timeout=60) == 0
     assert "result is dropped" in machines.log("slow") or "another worker" in machines.log("slow")
     assert [cb["status"] for cb in callbacks(supa)[job]] == ["completed"]
+    with sqlite3.connect(machines.root / "slow" / "ledger.db") as conn:  # one machine lists it as done, not two
+        assert conn.execute("SELECT count(*) FROM jobs WHERE status = 'completed'").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM assets").fetchone()[0] == 0
+    assert not list((machines.root / "slow" / "outputs").rglob("*.png"))
     assert set(uploads_per_object(supa).values()) == {1} and len(uploads_per_object(supa)) == 6
     assert callbacks(supa)[job][0]["metadata"]["attempts"] == 2
     assert OWNER in callbacks(supa)[job][0]["imageUrls"][0]

@@ -22,12 +22,17 @@ def _jwt(exp: float) -> str:
     return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{part({'role': 'authenticated', 'exp': int(exp)})}.c2ln"
 
 
-def _tus_upload(supa: FakeSupabase) -> str:
+def _create(supa: FakeSupabase, name: str, content_type: str) -> httpx.Response:
+    """A TUS create in the bucket `image_fast`, which takes PNG only."""
     supa.add_bucket("image_fast", mime=["image/png"])
     meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in
-                    {"bucketName": "image_fast", "objectName": f"{OWNER}/a.png", "contentType": "image/png"}.items())
-    made = httpx.post(f"{supa.url}/storage/v1/upload/resumable", headers={
+                    {"bucketName": "image_fast", "objectName": f"{OWNER}/{name}", "contentType": content_type}.items())
+    return httpx.post(f"{supa.url}/storage/v1/upload/resumable", headers={
         **KEY, "Tus-Resumable": "1.0.0", "Upload-Length": "4", "Upload-Metadata": meta})
+
+
+def _tus_upload(supa: FakeSupabase) -> str:
+    made = _create(supa, "a.png", "image/png")
     assert made.status_code == 201
     return made.headers["location"]
 
@@ -64,10 +69,4 @@ def test_tus_patch_needs_tus_resumable_and_its_content_type(supa: FakeSupabase) 
 
 
 def test_tus_create_with_a_refused_content_type_is_415(supa: FakeSupabase) -> None:
-    supa.add_bucket("image_fast", mime=["image/png"])
-    meta = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in
-                    {"bucketName": "image_fast", "objectName": f"{OWNER}/a.gif", "contentType": "image/gif"}.items())
-    res = httpx.post(f"{supa.url}/storage/v1/upload/resumable", headers={
-        **KEY, "Tus-Resumable": "1.0.0", "Upload-Length": "4", "Upload-Metadata": meta})
-    assert res.status_code == 415
-
+    assert _create(supa, "a.gif", "image/gif").status_code == 415
