@@ -55,11 +55,11 @@ def queue_cost(url: str, jobs: int) -> tuple[float, float]:
         t0 = time.perf_counter()
         c = q.claim("sdxl_queue", "bench-worker", 120)
         assert c is not None and c.state == "ok"
-        q.renew(c.job_id, c.raw, "bench-worker", 120)
-        q.holds(c.job_id, c.raw, "bench-worker", 120)  # the runner's complete()
-        q.holds(c.job_id, c.raw, "bench-worker", 120)  # before the upload
-        assert q.commit(c.job_id, c.raw, "bench-worker", '{"status":"completed"}', 120)
-        q.finalize(c.raw, c.job_id, "bench-worker")
+        q.renew(c.job_id, c.raw, c.holder, 120)
+        q.holds(c.job_id, c.raw, c.holder, 120)  # the runner's complete()
+        q.holds(c.job_id, c.raw, c.holder, 120)  # before the upload
+        assert q.commit(c.job_id, c.raw, c.holder, '{"status":"completed"}', 120)
+        q.finalize(c.raw, c.job_id, c.holder)
         per_job.append(time.perf_counter() - t0)
     q.t.close()
     return statistics.median(pings) * 1000, statistics.median(per_job) * 1000
