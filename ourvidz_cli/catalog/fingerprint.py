@@ -97,4 +97,6 @@ def fingerprint(prompt: str, config: JobConfig, enhanced_prompt: str | None) -> 
         "enhancer": model_identity(c.enhancer) if c.enhancer else None,
         "enhance": c.enhance.to_dict() if c.enhance else None,
     }
+    if c.inputs:  # the input files by their sha256 (in their names); text-only jobs keep their old hash
+        request["inputs"] = c.inputs.to_dict()
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()

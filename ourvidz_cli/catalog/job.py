@@ -99,9 +99,30 @@ class EnhanceSpec:
                    if tok else None)
 
 
+@dataclass(frozen=True)
+class ImageInput:
+    """The image a job starts from (image-to-image) and the mask of what to repaint (inpainting): files
+    in the data home named by their sha256 (library.inputs)."""
+
+    image: str  # inputs/<sha256>.<ext>
+    strength: float = 0.75  # how far from the image: 1.0 repaints it entirely
+    fit: str = "letterbox"
+    mask: str | None = None
+    invert_mask: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"image": self.image, "strength": self.strength, "fit": self.fit, "mask": self.mask,
+                "invert_mask": self.invert_mask}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ImageInput:
+        return cls(str(d["image"]), float(d.get("strength", 0.75)), str(d.get("fit", "letterbox")), d.get("mask"),
+                   bool(d.get("invert_mask")))
+
+
 # The keys JobConfig owns; anything else in a stored config is carried through `extra`.
 _OWN = ("job_type", "model", "enhancer", "enhance", "steps", "width", "height", "frames", "fps", "count",
-        "guidance", "negative", "seed", "output", "mime", "bucket", "smoke", "catalog")
+        "guidance", "negative", "seed", "output", "mime", "bucket", "smoke", "catalog", "inputs")
 
 
 @dataclass(frozen=True)
@@ -126,6 +147,7 @@ class JobConfig:
     enhance: EnhanceSpec | None = None
     smoke: bool = False
     catalog: str = ""
+    inputs: ImageInput | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -136,7 +158,7 @@ class JobConfig:
         return replace(self, seed=seed)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             **self.extra,
             "job_type": self.job_type, "model": self.model.to_dict(),
             "enhancer": self.enhancer.to_dict() if self.enhancer else None,
@@ -146,6 +168,7 @@ class JobConfig:
             "seed": self.seed, "output": self.output, "mime": self.mime, "bucket": self.bucket,
             "smoke": self.smoke, "catalog": self.catalog,
         }
+        return {**d, "inputs": self.inputs.to_dict()} if self.inputs else d  # from text: the JSON jobs always had
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobConfig:
@@ -157,6 +180,7 @@ class JobConfig:
             guidance=float(d["guidance"]), negative=str(d.get("negative") or ""), seed=int(d["seed"]),
             output=str(d["output"]), mime=str(d.get("mime", "")), bucket=str(d["bucket"]), enhancer=enhancer,
             enhance=_enhance_spec(d, enhancer), smoke=bool(d.get("smoke")), catalog=str(d.get("catalog", "")),
+            inputs=ImageInput.from_dict(d["inputs"]) if d.get("inputs") else None,
             extra={k: v for k, v in d.items() if k not in _OWN},
         )
 

@@ -15,14 +15,19 @@ from ourvidz_cli.cli.options import (
     CountOpt,
     DeviceOpt,
     EnhanceOpt,
+    FitOpt,
     FramesOpt,
     GuidanceOpt,
+    ImageOpt,
+    InvertMaskOpt,
     JsonOpt,
+    MaskOpt,
     NegOpt,
     NoWorkerOpt,
     SeedOpt,
     SizeOpt,
     StepsOpt,
+    StrengthOpt,
     SyncOpt,
     overrides,
 )
@@ -45,6 +50,11 @@ def generate(
     guidance: GuidanceOpt = None,
     enhance: EnhanceOpt = False,
     ab: AbOpt = False,
+    image: ImageOpt = None,
+    strength: StrengthOpt = None,
+    mask: MaskOpt = None,
+    invert_mask: InvertMaskOpt = False,
+    fit: FitOpt = None,
     device: DeviceOpt = None,
     vram_budget: BudgetOpt = None,
     compile_: CompileOpt = False,
@@ -57,10 +67,14 @@ def generate(
 ) -> None:
     """Generate now and print the output paths (a running 'ourvidz worker' does it warm; a repeat of a
     finished request with a fixed --seed returns its outputs at once)."""
+    from ourvidz_cli.cli.inputs import ImageOptions
+
     ws = workspace()
+    images = ImageOptions(image, strength, mask, invert_mask, fit)
     spec = ws.resolve(job_type, prompt, overrides(steps=steps, size=size, frames=frames, seed=seed,
                                                   negative=negative, count=count, guidance=guidance,
-                                                  enhance=enhance or None))
+                                                  enhance=enhance or None, **images.overrides()))
+    images.store(ws.home)
     run_now(ws, spec, RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync), as_json,
             use_worker=not no_worker, reuse=not force, ab=ab)
 

@@ -27,6 +27,15 @@ NoWorkerOpt = Annotated[bool, typer.Option(
     help="Run in this process even when a warm 'ourvidz worker' is running on this data home.")]
 AbOpt = Annotated[bool, typer.Option(
     "--ab", help="Also render the raw prompt with the same seed and settings, linked to the enhanced job (A/B).")]
+ImageOpt = Annotated[str | None, typer.Option(
+    "--image", help="SDXL types: start from this picture (image-to-image); copied into the data home.")]
+StrengthOpt = Annotated[str | None, typer.Option(
+    "--strength", help="With --image: 0 < S <= 1, how far from the picture (default 0.75; 1.0 repaints it).")]
+MaskOpt = Annotated[str | None, typer.Option(
+    "--mask", help="With --image: repaint only where this mask is white (inpainting).")]
+InvertMaskOpt = Annotated[bool, typer.Option("--invert-mask", help="Repaint where the mask is black instead.")]
+FitOpt = Annotated[str | None, typer.Option(
+    "--fit", help="An image of another shape: letterbox (default, black bars), crop or stretch to the job's size.")]
 JobIdArg = Annotated[int, typer.Argument(help="Job id.")]
 AssetIdArg = Annotated[int, typer.Argument(help="Asset id.")]
 

@@ -17,15 +17,20 @@ from ourvidz_cli.cli.options import (
     CountOpt,
     DeviceOpt,
     EnhanceOpt,
+    FitOpt,
     FramesOpt,
     GuidanceOpt,
+    ImageOpt,
+    InvertMaskOpt,
     JobIdArg,
     JsonOpt,
+    MaskOpt,
     NegOpt,
     PriorityOpt,
     SeedOpt,
     SizeOpt,
     StepsOpt,
+    StrengthOpt,
     SyncOpt,
     overrides,
 )
@@ -55,13 +60,23 @@ def queue_add(
     priority: PriorityOpt = None,
     enhance: EnhanceOpt = False,
     ab: AbOpt = False,
+    image: ImageOpt = None,
+    strength: StrengthOpt = None,
+    mask: MaskOpt = None,
+    invert_mask: InvertMaskOpt = False,
+    fit: FitOpt = None,
     queue: QueueOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Queue one job, or every job in a file; prints the new job ids."""
+    from ourvidz_cli.cli.inputs import ImageOptions
+
     ws = workspace()
+    images = ImageOptions(image, strength, mask, invert_mask, fit)
+    if images.prepared and (file is not None or queue_url(queue) is not None):
+        raise UsageError("--image and --mask go with one TYPE PROMPT on this machine's queue (not --file or --queue)")
     opts = overrides(steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count,
-                     guidance=guidance, priority=priority, enhance=enhance or None)
+                     guidance=guidance, priority=priority, enhance=enhance or None, **images.overrides())
     if file is not None and (job_type or prompt):
         raise UsageError("give either TYPE PROMPT or --file, not both")
     if file is None and (job_type is None or prompt is None):
@@ -73,6 +88,9 @@ def queue_add(
     if url is not None:
         remote.add(ws, url, job_type, prompt, file, opts, as_json)
         return
+    if images.prepared:  # checked first: resolving refuses a flag the job type does not take
+        ws.resolve(str(job_type), prompt, opts)
+        images.store(ws.home)
     if ab:
         ids = ws.enqueue_pair(str(job_type), str(prompt), opts)
     else:

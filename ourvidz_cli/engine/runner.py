@@ -250,7 +250,8 @@ class Runner:
 
         self.reporter.phase(f"generating on {self.engine.engine.device}")
         t0 = time.perf_counter()
-        result = self._generate_or_fall_back(job_id, config, pipe, GenRequest.from_config(prompt, config), on_step)
+        request = GenRequest.from_config(prompt, config, self.home)
+        result = self._generate_or_fall_back(job_id, config, pipe, request, on_step)
         timings["generate_s"] = time.perf_counter() - t0
         beat.check()
         return prompt, result

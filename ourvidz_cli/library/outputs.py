@@ -131,6 +131,9 @@ def _png_text(job: dict[str, Any], prompt: str, sampler: str, idx: int) -> dict[
         "parameters": a1111.format_parameters(prompt, config.negative, {
             "Steps": config.steps, "Sampler": a1111.sampler_name(sampler), "CFG scale": config.guidance,
             "Seed": config.seed, "Size": f"{config.width}x{config.height}", "Model": config.model.name,
+            # AUTOMATIC1111's keys for img2img and inpainting (it blurs masks; ourvidz uses them as given).
+            "Denoising strength": config.inputs.strength if config.inputs else None,
+            "Mask blur": 0 if config.inputs and config.inputs.mask else None,
             "Job type": job["type"], "Version": f"ourvidz {__version__}",
         }),
         "ourvidz": json.dumps(record | {"index": idx}, sort_keys=True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,12 +24,25 @@ class GenRequest:
     count: int
     guidance: float
     seed: int
+    image: Any = None  # PIL, fit to width x height: image-to-image starts from it
+    mask: Any = None  # PIL "L", white repaints: inpainting
+    strength: float = 1.0
 
     @classmethod
-    def from_config(cls, prompt: str, config: JobConfig) -> GenRequest:
+    def from_config(cls, prompt: str, config: JobConfig, home: Path | None = None) -> GenRequest:
+        """`home` holds the job's input files (library.inputs), when it has any."""
+        image = mask = None
+        strength = 1.0
+        if config.inputs is not None and home is not None:
+            from ourvidz_cli.library.inputs import load
+
+            given, w, h = config.inputs, config.width, config.height
+            image, strength = load(home, given.image, w, h, given.fit), given.strength
+            if given.mask:
+                mask = load(home, given.mask, w, h, given.fit, mask=True, invert=given.invert_mask)
         return cls(prompt=prompt, negative=config.negative, steps=config.steps, width=config.width,
                    height=config.height, frames=config.frames, count=config.count, guidance=config.guidance,
-                   seed=config.seed)
+                   seed=config.seed, image=image, mask=mask, strength=strength)
 
 
 @dataclass

@@ -17,6 +17,22 @@ from ourvidz_cli.engine.families.request import Generated, GenRequest, StepCallb
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 
 
+def _mode(pipe: Any, req: GenRequest) -> tuple[Any, dict[str, Any], int]:
+    """Text-to-image, image-to-image or inpainting: the same loaded components in each pipeline class
+    (`from_pipe` shares them: no second load, no second copy in memory); the steps that will run."""
+    if req.image is None:
+        return pipe, {"width": req.width, "height": req.height}, req.steps
+    from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
+
+    # diffusers runs int(steps x strength) of the schedule, at least one.
+    steps_run = max(1, min(int(req.steps * req.strength), req.steps))
+    if req.mask is None:
+        return AutoPipelineForImage2Image.from_pipe(pipe), {"image": req.image, "strength": req.strength}, steps_run
+    extra = {"image": req.image, "mask_image": req.mask, "strength": req.strength, "width": req.width,
+             "height": req.height}
+    return AutoPipelineForInpainting.from_pipe(pipe), extra, steps_run
+
+
 class Sdxl:
     kind = "sdxl"
     marker = "model_index.json"
@@ -24,6 +40,7 @@ class Sdxl:
     pull_ignore = DIFFUSERS_IGNORE
     fp32_components: tuple[str, ...] = ()
     ram_component = None
+    takes_images = True  # --image (image-to-image) and --mask (inpainting), on the loaded components
 
     def load(self, model: ModelRef, device: str, dtype: Any, mode: str = "full", compile_: bool = False) -> Any:
         import torch
@@ -55,19 +72,19 @@ class Sdxl:
     def generate(self, pipe: Any, req: GenRequest, on_step: StepCallback) -> Generated:
         import torch
 
+        run, extra, steps_run = _mode(pipe, req)
         generator = torch.Generator("cpu").manual_seed(req.seed)
         with torch.inference_mode():
-            out = pipe(
+            out = run(
                 prompt=req.prompt,
                 negative_prompt=req.negative or None,
                 num_inference_steps=req.steps,
-                width=req.width,
-                height=req.height,
                 guidance_scale=req.guidance,
                 num_images_per_prompt=req.count,
                 generator=generator,
                 output_type="pil",
-                callback_on_step_end=step_callback(on_step, req.steps),
+                callback_on_step_end=step_callback(on_step, steps_run),
+                **extra,
             )
         return Generated(sampler=type(pipe.scheduler).__name__, images=list(out.images))
 
