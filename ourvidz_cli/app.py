@@ -96,24 +96,47 @@ class App:
 
     def enqueue_file(self, path: Path, defaults: dict[str, Any]) -> list[int]:
         """Validate every line first; a bad line means no job from the file is queued."""
-        return self.ledger.queue.add(self.specs_from_file(path, defaults))
+        specs, pictures = self._from_file(path, defaults)
+        for prepared in pictures:  # only once every line resolved
+            from ourvidz_cli.library.inputs import store
+
+            store(self.home, prepared)
+        return self.ledger.queue.add(specs)
 
     def specs_from_file(self, path: Path, defaults: dict[str, Any]) -> list[JobSpec]:
+        return self._from_file(path, defaults)[0]
+
+    def _from_file(self, path: Path, defaults: dict[str, Any]) -> tuple[list[JobSpec], list[Any]]:
         from ourvidz_cli.catalog.jobfile import read_jobs
 
-        specs = []
+        specs, pictures = [], []
         for line, fields in read_jobs(path):
             fields = {**{k: v for k, v in defaults.items() if v is not None}, **fields}
             job_type, prompt = fields.pop("type", None), fields.pop("prompt", None)
             if not job_type:
                 raise UsageError(f"{path}:{line}: no job type; each job needs \"type\" and \"prompt\"")
             try:
+                pictures += _pictures(path.parent, fields)
                 specs.append(self.resolve(str(job_type), prompt, fields))
             except UsageError as exc:
                 raise UsageError(f"{path}:{line}: {exc}; nothing was queued") from None
-        return specs
+        return specs, pictures
 
     def rerun_spec(self, job_id: int, seed: Any = None) -> JobSpec:
         from ourvidz_cli.catalog.resolve import respec
 
         return respec(self.ledger.jobs.get(job_id), seed)
+
+
+def _pictures(folder: Path, fields: dict[str, Any]) -> list[Any]:
+    """A job file's "image" and "mask" (paths relative to the file) checked, and named as stored."""
+    found = []
+    for key in ("image", "mask"):
+        if fields.get(key):
+            from ourvidz_cli.library.inputs import inspect
+
+            given = str(fields[key])
+            path = given if "://" in given or Path(given).is_absolute() else str(folder / given)
+            found.append(inspect(path, f'"{key}"', bool(fields.get("invert_mask"))))
+            fields[key] = found[-1].name
+    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,9 @@ def rerun_bundle(app: App, path: Path, flags: RunFlags, use_worker: bool, as_jso
     with tempfile.TemporaryDirectory(prefix="ourvidz-bundle-") as tmp:
         info = bundle.read(path.expanduser(), Path(tmp))
         spec = spec_from_bundle(info, _catalog_or_none(app))
+        for entry in info.get("inputs") or []:  # checked against their sha256 names: into this data home
+            (app.home / "inputs").mkdir(exist_ok=True)
+            shutil.copyfile(entry["file"], app.home / entry["name"])
         notes = bundle.model_notes(info, [spec.config.model] + ([spec.config.enhancer] if spec.config.enhancer else []))
         for note in notes:
             err_console().print(f"  {note}", style="dim")

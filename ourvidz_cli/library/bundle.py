@@ -81,7 +81,14 @@ def manifest(job: dict[str, Any], assets: list[dict[str, Any]]) -> dict[str, Any
         "dtype": load_dtype(config.model.dtype, device.split(":")[0]),
         "outputs": [{"name": f"outputs/{Path(a['path']).name}", "sha256": a["sha256"], "kind": a["kind"],
                      "width": a["width"], "height": a["height"], "frames": a["frames"]} for a in assets],
+        "inputs": [{"name": name, "sha256": Path(name).stem} for name in input_names(config)],
     }
+
+
+def input_names(config: Any) -> list[str]:
+    """The files a job took in (library.inputs), by their names in the data home."""
+    given = config.inputs
+    return [n for n in ((given.image, given.mask) if given else ()) if n]
 
 
 def write(dest: Path, job: dict[str, Any], assets: list[dict[str, Any]], home: Path) -> dict[str, Any]:
@@ -96,6 +103,8 @@ def write(dest: Path, job: dict[str, Any], assets: list[dict[str, Any]], home: P
         zf.writestr(MANIFEST, json.dumps(info, indent=2, sort_keys=True))
         for asset, entry in zip(assets, info["outputs"], strict=True):
             zf.write(home / asset["path"], entry["name"])
+        for entry in info["inputs"]:  # named by their sha256: `read` checks them like the outputs
+            zf.write(home / entry["name"], entry["name"])
     partial.replace(dest)
     return info
 
@@ -103,6 +112,7 @@ def write(dest: Path, job: dict[str, Any], assets: list[dict[str, Any]], home: P
 # Only the layout `write` makes: a bundle is untrusted input (absolute names or `..` once made the
 # comparison read the rerun's own files and report a match it never checked).
 _OUTPUT_NAME = re.compile(r"outputs/[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(png|mp4)")
+_INPUT_NAME = re.compile(r"inputs/[0-9a-f]{64}\.(png|jpg|webp|bmp|gif|tif)")
 MAX_MANIFEST_BYTES = 10 * 2**20
 MAX_OUTPUT_BYTES = 4 * 2**30
 MAX_RATIO = 50  # `write` stores PNG and MP4 uncompressed; a member that inflates far past its size is a bomb
@@ -126,6 +136,10 @@ def read(path: Path, into: Path) -> dict[str, Any]:
                 raise BadBundle("its manifest names one output twice")
             for entry in outputs:
                 entry["file"] = str(_extract(zf, entry, into))
+            for entry in info.get("inputs") or []:
+                entry["file"] = str(_extract(zf, entry, into, _INPUT_NAME))
+                if Path(entry["name"]).stem != entry.get("sha256"):
+                    raise BadBundle(f"{entry['name']} is not named by its own sha256")
     except BadBundle as exc:
         raise UsageError(f"{path} is not a bundle ourvidz can trust: {exc}") from None
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError, AttributeError, TypeError) as exc:
@@ -144,10 +158,11 @@ def _manifest(zf: zipfile.ZipFile) -> dict[str, Any]:
     return info
 
 
-def _extract(zf: zipfile.ZipFile, entry: dict[str, Any], into: Path) -> Path:
+def _extract(zf: zipfile.ZipFile, entry: dict[str, Any], into: Path, layout: re.Pattern[str] = _OUTPUT_NAME) -> Path:
     name = entry.get("name")
-    if not isinstance(name, str) or not _OUTPUT_NAME.fullmatch(name):
-        raise BadBundle(f"output name {str(name)[:80]!r} is not a bundle's layout (outputs/<file>.png or .mp4)")
+    if not isinstance(name, str) or not layout.fullmatch(name):
+        raise BadBundle(f"member name {str(name)[:80]!r} is not a bundle's layout (outputs/<file>.png or .mp4, "
+                        "inputs/<sha256>.<ext>)")
     member = zf.getinfo(name)
     if member.file_size > MAX_OUTPUT_BYTES or member.file_size > MAX_RATIO * max(member.compress_size, 2**20):
         raise BadBundle(f"{name} unpacks to {member.file_size} bytes from {member.compress_size} (a zip bomb?)")

@@ -55,7 +55,7 @@ def inspect(given: str, role: str = "--image", invert: bool = False) -> Prepared
         raise UsageError(f"{role} {path}: a folder, not an image file")
     data = path.read_bytes()
     image, notes = _decode(data, f"{role} {path}")
-    if role == "--mask" and not _repaints(image, invert):
+    if "mask" in role and not _repaints(image, invert):
         side = "white" if not invert else "black (with --invert-mask)"
         raise UsageError(f"{role} {path}: nothing to repaint (no {side} pixels); paint the area to change in white")
     return Prepared(str(path), data, hashlib.sha256(data).hexdigest(), _EXT.get(image.format or "", "png"),

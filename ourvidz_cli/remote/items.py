@@ -27,11 +27,15 @@ if TYPE_CHECKING:
 ITEM_FIELDS = ("id", "type", "prompt", "config", "user_id", "created_at", "status")
 # A job id and user id end up in object paths and Redis keys: plain characters only.
 _PLAIN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-# config key -> our override name; the seed's `negative_prompt` and our own names both work.
-_CONFIG_KEYS = {"steps": "steps", "frames": "frames", "count": "count", "guidance": "guidance", "seed": "seed",
-                "negative_prompt": "negative", "negative": "negative", "enhance": "enhance",
+# config key -> our override name, in order of precedence: our own names, the real app's
+# (`num_inference_steps`, `guidance_scale`, `num_images`), then the older Wan worker's (`sample_steps`,
+# `sample_guide_scale`, `frame_num`).
+_CONFIG_KEYS = {"steps": "steps", "num_inference_steps": "steps", "sample_steps": "steps",
+                "frames": "frames", "frame_num": "frames", "count": "count", "num_images": "count",
+                "guidance": "guidance", "guidance_scale": "guidance", "sample_guide_scale": "guidance",
+                "seed": "seed", "negative_prompt": "negative", "negative": "negative", "enhance": "enhance",
                 "priority": "priority", "max_attempts": "max_attempts"}
-_INFORMATIONAL = ("width", "height", "size", "model", "bucket", "fps", "output")
+_INFORMATIONAL = ("width", "height", "size", "resolution", "model", "bucket", "fps", "output")
 
 
 class NotAJob(Exception):
@@ -89,11 +93,23 @@ def parse_time(value: Any) -> float | None:
 _EXACT_INT = 2**53
 
 
+def unwrap(raw: str) -> tuple[Any, bool]:
+    """The item's JSON, and whether it came wrapped: the real app's `queue-job` pushes through Upstash's
+    path form with the body `["<payload JSON>"]`, which Upstash stores as that one-element array."""
+    data = json.loads(raw)
+    if isinstance(data, list) and len(data) == 1 and isinstance(data[0], str):
+        try:
+            return json.loads(data[0]), True
+        except ValueError:
+            return data, False
+    return data, False
+
+
 def item_id(raw: str) -> str | None:
     """The id of an item, when it has a usable one, by the same rule as the Lua scripts (`scripts._ID`):
     plain characters, or a whole number in [0, 2^53) written in digits."""
     try:
-        data = json.loads(raw)
+        data, _ = unwrap(raw)
     except ValueError:
         return None
     value = data.get("id") if isinstance(data, dict) else None
@@ -106,26 +122,36 @@ def item_id(raw: str) -> str | None:
     return text if _PLAIN_ID.fullmatch(text) else None
 
 
-def _overrides(config: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+def _overrides(config: dict[str, Any], top: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """The settings an item asks for, and (in `meta["fields"]`) which field each one came from."""
     over: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key, value in config.items():
-        if key in _CONFIG_KEYS and value is not None:
-            over[_CONFIG_KEYS[key]] = value
-        elif key not in _INFORMATIONAL:
-            extra[key] = value
-    if config.get("width") is not None and config.get("height") is not None:
-        over["size"] = f"{config['width']}x{config['height']}"
-    elif config.get("size") is not None:
-        over["size"] = str(config["size"]).replace("*", "x")
+    came: dict[str, str] = {}
+    for key, name in _CONFIG_KEYS.items():  # the first name present wins
+        if config.get(key) is not None and name not in over:
+            over[name], came[name] = config[key], f"config.{key}"
+    if "negative" not in over and top.get("negative_prompt") is not None:
+        over["negative"], came["negative"] = top["negative_prompt"], "negative_prompt"
+    for key, value in (("resolution", config.get("resolution")), ("width/height", _wxh(config)),
+                       ("size", config.get("size"))):
+        if value is not None:
+            over["size"], came["size"] = str(value).replace("*", "x"), f"config.{key}"
+            break
+    extra = {k: v for k, v in config.items() if k not in _CONFIG_KEYS and k not in _INFORMATIONAL}
     if extra:
         meta["config_extra"] = extra
+    if came:
+        meta["fields"] = came
     return over
+
+
+def _wxh(config: dict[str, Any]) -> str | None:
+    width, height = config.get("width"), config.get("height")
+    return f"{width}x{height}" if width is not None and height is not None else None
 
 
 def parse_item(raw: str, catalog: Catalog) -> RemoteJob:
     try:
-        data = json.loads(raw)
+        data, wrapped = unwrap(raw)
     except ValueError as exc:
         raise NotAJob(f"not JSON ({exc.msg} at character {exc.pos})") from None
     if not isinstance(data, dict):
@@ -136,14 +162,16 @@ def parse_item(raw: str, catalog: Catalog) -> RemoteJob:
     config = data.get("config") or {}
     if not isinstance(config, dict):
         raise NotAJob(f"config is a JSON {type(config).__name__}, not an object", job_id)
-    meta = {k: v for k, v in data.items() if k not in ITEM_FIELDS}
+    meta = {k: v for k, v in data.items() if k not in ITEM_FIELDS and k != "negative_prompt"}
+    if wrapped:
+        meta["unwrapped"] = "the item was a one-element JSON array holding the job (Upstash's path form)"
     user = data.get("user_id")
     if user is not None and not _PLAIN_ID.fullmatch(str(user)):
         raise NotAJob(f"user_id {str(user)[:60]!r} is not a plain id", job_id)
     from ourvidz_cli.catalog.resolve import resolve_job
 
     try:
-        spec = resolve_job(catalog, str(data.get("type") or ""), data.get("prompt"), _overrides(config, meta))
+        spec = resolve_job(catalog, str(data.get("type") or ""), data.get("prompt"), _overrides(config, data, meta))
     except UsageError as exc:
         raise NotAJob(str(exc), job_id) from None
     return RemoteJob(id=job_id, raw=raw, spec=spec, user_id=None if user is None else str(user),

@@ -6,7 +6,6 @@ with one failed callback. Reaping a dead worker's list ends here too.
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from ourvidz_cli.errors import OurvidzError
 from ourvidz_cli.library.outputs import remove_assets
 from ourvidz_cli.queue import lease_seconds
 from ourvidz_cli.remote.callback import Callback, callback_body
-from ourvidz_cli.remote.items import NotAJob, RemoteJob, dead_entry, item_id, parse_item, queue_for
+from ourvidz_cli.remote.items import NotAJob, RemoteJob, dead_entry, item_id, parse_item, queue_for, unwrap
 from ourvidz_cli.remote.outage import impatient
 from ourvidz_cli.remote.redis_queue import QUEUES, RedisQueue
 from ourvidz_cli.remote.transport import QueueUnavailable
@@ -213,6 +212,6 @@ class Results:
 
     def _queue_of(self, raw: str) -> str:
         try:
-            return queue_for(self.catalog, str(json.loads(raw).get("type")))
+            return queue_for(self.catalog, str(unwrap(raw)[0].get("type")))
         except (OurvidzError, ValueError, AttributeError):
             return QUEUES[0]

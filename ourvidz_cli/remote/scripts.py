@@ -19,6 +19,9 @@ MEMO_TTL_MS = 15 * 60 * 1000  # longer than any retry of one call keeps trying
 _ID = """
 local function job_id(item)
   local ok, job = pcall(cjson.decode, item)
+  if ok and type(job) == 'table' and #job == 1 and type(job[1]) == 'string' then
+    ok, job = pcall(cjson.decode, job[1])  -- the app's Upstash path-form push: ["<payload JSON>"]
+  end
   if not ok or type(job) ~= 'table' then return nil end
   local id = job.id
   if type(id) == 'number' then

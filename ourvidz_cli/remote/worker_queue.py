@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ourvidz_cli.errors import UsageError
 from ourvidz_cli.queue import CANCELED, COMPLETED, FAILED, ClaimOrder, Job, Worker
-from ourvidz_cli.remote.items import NotAJob, parse_item, parse_time, queue_for, to_item
+from ourvidz_cli.remote.items import NotAJob, parse_item, parse_time, queue_for, to_item, unwrap
 from ourvidz_cli.remote.redis_queue import Claimed, RedisQueue
 from ourvidz_cli.remote.results import Held, Results
 
@@ -94,7 +94,7 @@ class RemoteJobQueue:
         if head is None:
             return 0.0
         try:
-            created = parse_time(json.loads(head).get("created_at"))
+            created = parse_time(unwrap(head)[0].get("created_at"))
         except (ValueError, AttributeError):
             return 0.0
         return now - created if created else 0.0
@@ -148,7 +148,19 @@ class RemoteJobQueue:
                                worker, lease_s)
         job["remote_id"] = remote.id
         self.held[job["id"]] = held
+        self._log_fields(job["id"], remote.meta)
         return job
+
+    def _log_fields(self, job_id: int, meta: dict[str, Any]) -> None:
+        """Which item field each setting came from (the app's names, or the older worker's), in the job log."""
+        from ourvidz_cli.library import joblog
+
+        fields = meta.get("fields") or {}
+        if fields:
+            joblog.append(self.results.home, job_id, "settings from the item: " + ", ".join(
+                f"{name} <- {where}" for name, where in sorted(fields.items())))
+        if meta.get("unwrapped"):
+            joblog.append(self.results.home, job_id, str(meta["unwrapped"]))
 
     # -- while running ----------------------------------------------------------------------------
 

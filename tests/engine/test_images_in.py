@@ -103,6 +103,36 @@ def test_text_image_and_mask_jobs_share_one_load_and_rerun_needs_no_original(
     assert params["Denoising strength"] == "0.75" and params["Mask blur"] == "0"
 
 
+def test_a_bundle_carries_the_input_and_reruns_without_it(cli: Callable[..., Result], home: Path, tmp_path: Path,
+                                                           pictures: dict[str, Path]) -> None:
+    import shutil
+
+    made = cli("--smoke", "generate", "sdxl_image_fast", "a pier", "--seed", "2", "--steps", "2", "--count", "1",
+               "--image", str(pictures["image"]), "--mask", str(pictures["mask"]), "--no-worker", "--json")
+    assert made.code == 0, made.err
+    asset = cli("assets", "list", "--json").json()[0]["id"]
+    assert cli("assets", "bundle", str(asset), "--to", str(tmp_path / "b.zip")).code == 0
+    shutil.rmtree(home / "inputs")  # another machine, say: only the bundle has the pictures
+    again = cli("--smoke", "rerun", "--bundle", str(tmp_path / "b.zip"), "--no-worker", "--json")
+    assert again.code == 0, again.err
+    assert again.json()["match"] == "exact" and len(list((home / "inputs").iterdir())) == 2
+
+
+def test_a_job_file_names_its_pictures_relative_to_itself(cli: Callable[..., Result], home: Path,
+                                                           pictures: dict[str, Path]) -> None:
+    jobs_file = pictures["image"].parent / "jobs.jsonl"
+    jobs_file.write_text(json.dumps({"type": "sdxl_image_fast", "prompt": "a pier", "image": "in.png",
+                                     "mask": "mask.png", "strength": 0.6}) + "\n" +
+                         json.dumps({"type": "sdxl_image_fast", "prompt": "bad", "image": "nope.png"}) + "\n")
+    res = cli("--smoke", "queue", "add", "--file", str(jobs_file))
+    assert res.code == 2 and "jobs.jsonl:2" in res.err and "no such file" in res.err
+    assert jobs(home) == [] and not (home / "inputs").exists()
+    jobs_file.write_text(jobs_file.read_text().splitlines()[0] + "\n")
+    assert cli("--smoke", "queue", "add", "--file", str(jobs_file)).code == 0
+    stored = json.loads(jobs(home)[0]["config"])["inputs"]
+    assert stored["strength"] == 0.6 and (home / stored["mask"]).is_file()
+
+
 BAD = {
     "missing file": (["--image", "{tmp}/nope.png"], "no such file"),
     "a folder": (["--image", "{tmp}"], "a folder, not an image"),

@@ -105,8 +105,36 @@ def test_seed_items_take_catalog_defaults_and_keep_unknown_fields(app: App) -> N
                       "config": {"sample_steps": 9, "seed": 7}})
     remote = parse_item(raw, app.catalog)
     jt = app.catalog.job_types["video_fast"]
-    assert remote.spec.config.steps == jt.steps and remote.spec.config.seed == 7
-    assert remote.meta == {"webhook": "x", "config_extra": {"sample_steps": 9}} and remote.user_id == "u-1"
+    assert remote.spec.config.steps == 9 and remote.spec.config.seed == 7  # the older Wan worker's name
+    assert remote.spec.config.guidance == jt.guidance
+    assert remote.meta == {"webhook": "x", "fields": {"steps": "config.sample_steps", "seed": "config.seed"}}
+    assert remote.user_id == "u-1"
+
+
+def test_the_real_apps_field_names_and_the_older_workers_are_honoured(app: App) -> None:
+    """Measured before: an item as the app sends it (25 steps, guidance 6.0, one 1024x576 image) ran with
+    the catalog's 15 steps and six images at the catalog's size."""
+    raw = json.dumps({"id": "app1", "type": "sdxl_image_fast", "prompt": "a boat", "negative_prompt": "blurry",
+                      "config": {"num_inference_steps": 25, "guidance_scale": 6.0, "num_images": 1,
+                                 "resolution": "96x64", "seed": 2}})
+    cfg = parse_item(raw, app.catalog).spec.config
+    assert (cfg.steps, cfg.guidance, cfg.count, cfg.width, cfg.height, cfg.negative) == (25, 6.0, 1, 96, 64, "blurry")
+    older = json.dumps({"id": "old1", "type": "video_fast", "prompt": "a boat",
+                        "config": {"sample_steps": 3, "sample_guide_scale": 4.5, "size": "48*80", "frame_num": 9}})
+    remote = parse_item(older, app.catalog)
+    cfg = remote.spec.config
+    assert (cfg.steps, cfg.guidance, cfg.width, cfg.height, cfg.frames) == (3, 4.5, 48, 80, 9)
+    assert remote.meta["fields"]["size"] == "config.size" and remote.meta["fields"]["frames"] == "config.frame_num"
+
+
+def test_an_item_wrapped_in_a_one_element_array_runs(rq: RedisQueue, app: App) -> None:
+    """The app's current queue-job pushes `["<payload JSON>"]` through Upstash's path form."""
+    worker = Worker()
+    queue = remote_queue(rq, app, worker)
+    rq.push("sdxl_queue", [json.dumps([item("w1")])])
+    job = queue.claim(worker, 30, ClaimOrder())
+    assert job is not None and job["uuid"] == "w1" and rq.has_lease("w1")
+    assert "one-element JSON array" in (app.home / "logs" / f"{job['id']}.log").read_text()
 
 
 def test_a_canceled_job_never_starts(rq: RedisQueue, app: App) -> None:
