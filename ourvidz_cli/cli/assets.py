@@ -89,6 +89,11 @@ def assets_show(asset_id: AssetIdArg, as_json: JsonOpt = False) -> None:
                 "width", "height", "frames", "fps", "duration_s", "peak_mem_mb", "device"):
         if item.get(key) not in (None, ""):
             table.add_row(key, str(item[key]))
+    if "input" in item:
+        given = item["input"]
+        table.add_row("input", f"{given['image']} (strength {given['strength']}, fit {given['fit']})"
+                      + (f", mask {given['mask']}" + (" inverted" if given["invert_mask"] else "") if given["mask"]
+                         else ""))
     if "pair" in item:
         pair = item["pair"]
         table.add_row("A/B pair", f"job {pair['job_id']} ({pair['is']}): " + ", ".join(pair["files"]))

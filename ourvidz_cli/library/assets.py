@@ -56,6 +56,11 @@ class Library:
         item["model_source"] = cfg.model.source
         item["enhance_note"] = job["enhance_note"]
         item["exists"] = Path(item["file"]).is_file()
+        if cfg.inputs is not None:  # what the job started from, beside what it made
+            given = cfg.inputs
+            item["input"] = {"image": str(self.home / given.image), "strength": given.strength, "fit": given.fit,
+                             "mask": str(self.home / given.mask) if given.mask else None,
+                             "invert_mask": given.invert_mask}
         partner = self.ledger.jobs.partner(job)
         if partner is not None:  # an A/B pair (--ab): the same seed and settings, enhanced and raw prompt
             item["pair"] = {"job_id": partner, "is": "the raw prompt" if not job.get("pair_of") else "enhanced",

@@ -111,6 +111,8 @@ def test_a_bundle_carries_the_input_and_reruns_without_it(cli: Callable[..., Res
                "--image", str(pictures["image"]), "--mask", str(pictures["mask"]), "--no-worker", "--json")
     assert made.code == 0, made.err
     asset = cli("assets", "list", "--json").json()[0]["id"]
+    shown = cli("assets", "show", str(asset), "--json").json()["input"]
+    assert shown["image"].startswith(str(home / "inputs")) and shown["mask"] and shown["strength"] == 0.75
     assert cli("assets", "bundle", str(asset), "--to", str(tmp_path / "b.zip")).code == 0
     shutil.rmtree(home / "inputs")  # another machine, say: only the bundle has the pictures
     again = cli("--smoke", "rerun", "--bundle", str(tmp_path / "b.zip"), "--no-worker", "--json")
