@@ -53,12 +53,16 @@ def inspect(given: str, role: str = "--image", invert: bool = False) -> Prepared
         raise UsageError(f"{role} {path}: no such file; check the path")
     if path.is_dir():
         raise UsageError(f"{role} {path}: a folder, not an image file")
-    data = path.read_bytes()
-    image, notes = _decode(data, f"{role} {path}")
-    if "mask" in role and not _repaints(image, invert):
+    return prepare_bytes(path.read_bytes(), f"{role} {path}", "mask" in role, invert)
+
+
+def prepare_bytes(data: bytes, what: str, mask: bool = False, invert: bool = False) -> Prepared:
+    """Bytes from a file or a download, checked as an image (and as a mask)."""
+    image, notes = _decode(data, what)
+    if mask and not _repaints(image, invert):
         side = "white" if not invert else "black (with --invert-mask)"
-        raise UsageError(f"{role} {path}: nothing to repaint (no {side} pixels); paint the area to change in white")
-    return Prepared(str(path), data, hashlib.sha256(data).hexdigest(), _EXT.get(image.format or "", "png"),
+        raise UsageError(f"{what}: nothing to repaint (no {side} pixels); paint the area to change in white")
+    return Prepared(what, data, hashlib.sha256(data).hexdigest(), _EXT.get(image.format or "", "png"),
                     tuple(notes))
 
 

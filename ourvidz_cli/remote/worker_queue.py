@@ -130,11 +130,17 @@ class RemoteJobQueue:
             return None
         if claimed.state == "held":
             return None
+        from ourvidz_cli.remote.fetch import fetch
+
         try:
-            remote = parse_item(claimed.raw, self.catalog)
+            remote = parse_item(claimed.raw, self.catalog, fetch)
         except NotAJob as problem:
             self.results.rejected(queue, claimed.raw, problem, claimed.holder)
             return None
+        from ourvidz_cli.library.inputs import store
+
+        for picture in remote.pictures:
+            store(self.results.home, picture)
         clash = self.local.uuid_clash(remote.id, remote.spec, remote.seed_given)
         if clash:
             self.results.rejected(queue, claimed.raw, NotAJob(clash, remote.id), claimed.holder)
