@@ -71,17 +71,14 @@ def queue_add(
     """Queue one job, or every job in a file; prints the new job ids."""
     from ourvidz_cli.cli.inputs import ImageOptions
 
-    ws = workspace()
+    ws, url = workspace(), queue_url(queue)
     images = ImageOptions(image, strength, mask, invert_mask, fit)
-    if images.prepared and (file is not None or queue_url(queue) is not None):
+    if images.prepared and (file is not None or url is not None):
         raise UsageError("--image and --mask go with one TYPE PROMPT on this machine's queue (not --file or --queue)")
     opts = overrides(steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count,
                      guidance=guidance, priority=priority, enhance=enhance or None, **images.overrides())
-    if file is not None and (job_type or prompt):
-        raise UsageError("give either TYPE PROMPT or --file, not both")
-    if file is None and (job_type is None or prompt is None):
-        raise UsageError("give TYPE and PROMPT, or --file jobs.jsonl")
-    url = queue_url(queue)
+    if (file is not None and (job_type or prompt)) or (file is None and (job_type is None or prompt is None)):
+        raise UsageError("give TYPE and PROMPT, or --file jobs.jsonl (not both)")
     if ab and (file is not None or url is not None):
         raise UsageError("--ab queues one pair on this machine's queue: give TYPE and PROMPT, without --file or "
                          "--queue")
@@ -91,12 +88,18 @@ def queue_add(
     if images.prepared:  # checked first: resolving refuses a flag the job type does not take
         ws.resolve(str(job_type), prompt, opts)
         images.store(ws.home)
+    _add_here(ws, job_type, prompt, file, opts, ab, as_json)
+
+
+def _add_here(ws: Any, job_type: str | None, prompt: str | None, file: Path | None, opts: dict[str, Any], ab: bool,
+              as_json: bool) -> None:
+    """Into this data home's ledger, waking its idle warm workers."""
+    from ourvidz_cli.warm.handoff import ring_workers
+
     if ab:
         ids = ws.enqueue_pair(str(job_type), str(prompt), opts)
     else:
         ids = ws.enqueue_file(file, opts) if file is not None else ws.enqueue(job_type, prompt, opts)
-    from ourvidz_cli.warm.handoff import ring_workers
-
     ring_workers(ws.ledger)
     if as_json:
         emit_json({"job_ids": ids})

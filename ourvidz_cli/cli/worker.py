@@ -37,14 +37,17 @@ def _supabase(local_results: bool) -> tuple[Any, str]:
     return client_for(config), config.owner
 
 
-def _build(url: str, models: str | None, local_results: bool, flags: RunFlags,
-           patience: float) -> tuple[Any, Any, Any]:
+def _build(url: str, models: str | None, local_results: bool, flags: RunFlags, patience: float,
+           preload: str | None) -> tuple[Any, Any, Any]:
     from ourvidz_cli.queue import Worker
     from ourvidz_cli.remote.outage import PatientTransport
     from ourvidz_cli.remote.presence import Presence
     from ourvidz_cli.remote.results import Results
     from ourvidz_cli.remote.worker_queue import RemoteJobQueue, served_queues
 
+    if preload:
+        raise UsageError("--preload is for a worker on this data home; a shared-queue worker loads what its "
+                         "queue asks for")
     ws = workspace()
     flags.check()
     queues = served_queues(ws.catalog, models.split(",") if models else None)
@@ -105,10 +108,7 @@ def worker(
                              "data home serves every job type of its catalog")
         _run_local(flags, preload.split(",") if preload else [], max_jobs, drain, poll, as_json)
         return
-    if preload:
-        raise UsageError("--preload is for a worker on this data home; a shared-queue worker loads what its "
-                         "queue asks for")
-    runner, presence, remote = _build(url, models, local_results, flags, patience)
+    runner, presence, remote = _build(url, models, local_results, flags, patience, preload)
     err_console().print(f"worker {runner.worker.id} on {remote.redis.display}: serving {', '.join(remote.queues)}")
     presence.start()
     started = time.perf_counter()
