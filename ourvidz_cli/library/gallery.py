@@ -37,6 +37,8 @@ h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 32px; }
 .rerun code { font-size: 12px; padding: 2px 6px; border-radius: 4px; background: rgba(127,127,127,.18);
   user-select: all; }
 .rerun button { font-size: 12px; cursor: pointer; }
+.inputs { display: flex; align-items: center; gap: 6px; font-size: 12px; color: var(--muted); margin-top: 6px; }
+.inputs img { display: inline-block; width: 40px; height: 40px; object-fit: cover; }
 .ab { grid-column: span 2; } .ab-pair { display: grid; grid-template-columns: 1fr 1fr; gap: 8px; }
 .ab-label { font-size: 12px; color: var(--muted); margin-bottom: 4px; }
 dialog { border: none; padding: 0; background: #000; max-width: 92vw; max-height: 92vh; }
@@ -155,6 +157,8 @@ def _card(job: dict[str, Any], asset: dict[str, Any] | None, home: Path, out_dir
     esc = html.escape
     cfg = job["config"]
     parts = [] if asset is None else [_media(asset, home, out_dir, thumbs)]
+    if cfg.inputs is not None:
+        parts.append(_inputs(cfg.inputs, home, out_dir, thumbs))
     parts.append(f'<div class="prompt">{esc(job["prompt"])}</div>')
     if job["enhanced_prompt"] and job["enhanced_prompt"] != job["prompt"]:
         parts.append(f'<div class="prompt enhanced">enhanced: {esc(job["enhanced_prompt"])}</div>')
@@ -194,6 +198,20 @@ def _media(asset: dict[str, Any], home: Path, out_dir: Path, thumbs: Path) -> st
     shown = esc(_rel(still, out_dir)) if still else link
     return (f'<a href="{link}" {opens}><img loading="lazy" src="{shown}" alt="asset {asset["id"]}" '
             f'width="{asset["width"]}" height="{asset["height"]}"></a>')
+
+
+def _inputs(given: Any, home: Path, out_dir: Path, thumbs: Path) -> str:
+    """What the job started from, beside what it made: the input picture (and mask), small, linked."""
+    shown = []
+    for role, name in (("from", given.image), ("mask", given.mask)):
+        if name:
+            src = home / name
+            still = _thumb(src, thumbs, {"sha256": Path(name).stem}) if src.is_file() else None
+            link = html.escape(_rel(src, out_dir))
+            img = f'<img src="{html.escape(_rel(still, out_dir))}" alt="{role}">' if still else html.escape(name)
+            shown.append(f'{role} <a class="input" href="{link}">{img}</a>')
+    how = f"strength {given.strength} · {html.escape(given.fit)}"
+    return f'<div class="inputs">{" ".join(shown)} <span>{how}</span></div>'
 
 
 def _ab(enhanced: str, raw: str) -> str:

@@ -114,6 +114,11 @@ def test_a_bundle_carries_the_input_and_reruns_without_it(cli: Callable[..., Res
     shown = cli("assets", "show", str(asset), "--json").json()["input"]
     assert shown["image"].startswith(str(home / "inputs")) and shown["mask"] and shown["strength"] == 0.75
     assert cli("assets", "bundle", str(asset), "--to", str(tmp_path / "b.zip")).code == 0
+    from ourvidz_cli.ledger import Ledger
+    from ourvidz_cli.library.gallery import build
+
+    page = Path(build(Ledger(home / "ledger.db"), home, tmp_path / "gallery")["path"]).read_text()
+    assert 'class="inputs"' in page and "strength 0.75" in page and 'alt="mask"' in page
     shutil.rmtree(home / "inputs")  # another machine, say: only the bundle has the pictures
     again = cli("--smoke", "rerun", "--bundle", str(tmp_path / "b.zip"), "--no-worker", "--json")
     assert again.code == 0, again.err
