@@ -137,6 +137,6 @@ def _pictures(folder: Path, fields: dict[str, Any]) -> list[Any]:
 
             given = str(fields[key])
             path = given if "://" in given or Path(given).is_absolute() else str(folder / given)
-            found.append(inspect(path, f'"{key}"', bool(fields.get("invert_mask"))))
+            found.append(inspect(path, f'"{key}"', key == "mask", bool(fields.get("invert_mask"))))
             fields[key] = found[-1].name
     return found

@@ -18,7 +18,7 @@ class ImageOptions:
             raise UsageError("--mask needs --image: the picture whose masked part is repainted")
         self.prepared = [inputs.inspect(image)] if image is not None else []
         if mask is not None:
-            self.prepared.append(inputs.inspect(mask, "--mask", invert_mask))
+            self.prepared.append(inputs.inspect(mask, "--mask", mask=True, invert=invert_mask))
         self.given = {"strength": strength, "fit": fit, "invert_mask": invert_mask or None}
         if image is not None:
             self.given["image"] = self.prepared[0].name

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ourvidz_cli.errors import UsageError
@@ -42,8 +43,6 @@ class SqliteJobQueue:
 
     def add_pair(self, enhanced: JobSpec, raw: JobSpec) -> list[int]:
         """An A/B pair (--ab), both or neither: the raw job points at the enhanced one."""
-        from dataclasses import replace
-
         with self.db.write() as conn:
             first = self.db.insert(conn, "jobs", job_row(enhanced, QUEUED, {}))
             return [first, self.db.insert(conn, "jobs", job_row(replace(raw, pair_of=first), QUEUED, {}))]
@@ -102,8 +101,6 @@ class SqliteJobQueue:
     # -- the worker's side ----------------------------------------------------------------------
 
     def claim(self, worker: Worker, lease_s: float, order: ClaimOrder | None = None) -> Job | None:
-        from dataclasses import replace
-
         pick, args = next_job_query(replace(order or ClaimOrder(), worker=worker.id), time.time())
         return self._take(pick, args, worker, lease_s)
 

@@ -8,7 +8,7 @@ the job asks Qwen, records placeholder answers for it and for the queued prompts
 the same batch, so later picks see the cache a run would have.
 
 Near-linear: the snapshot keeps only the latest start per model (all the query reads of history, behind
-an index), and the query chooses among each partition's oldest job (`schedule.PARTITION`), not the
+an index), and the query chooses among each partition's oldest job (`schedule.partition`), not the
 whole queue; the heads are rebuilt only when placeholder answers move jobs between partitions.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from ourvidz_cli.ledger.db import Database
 from ourvidz_cli.ledger.jobs import decode_job
-from ourvidz_cli.ledger.schedule import PARTITION, PENDING_ENHANCEMENTS, next_job_query
+from ourvidz_cli.ledger.schedule import PENDING_ENHANCEMENTS, next_job_query, partition, same_partition
 from ourvidz_cli.queue import ClaimOrder, Job
 
 # (job, whether it asks the enhancer) -> (seconds it will take, queued prompts its enhancer batch answers)
@@ -62,16 +62,8 @@ def snapshot(db: Database) -> sqlite3.Connection:
 
 def _rebuild_heads(conn: sqlite3.Connection) -> None:
     conn.execute(f"DELETE FROM {HEADS}")
-    conn.execute(f"INSERT INTO {HEADS} SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY {PARTITION} "
+    conn.execute(f"INSERT INTO {HEADS} SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY {partition()} "
                  f"ORDER BY created_at, id) AS n FROM jobs WHERE {_QUEUED}) WHERE n = 1")
-
-
-_CACHED = ("({t}.enhancer_key IS NOT NULL AND {t}.enhanced_prompt IS NULL AND "
-           "EXISTS (SELECT 1 FROM enhancements e WHERE e.key = {t}.enhance_key))")
-# `schedule.PARTITION`, as a comparison of two rows.
-_SAME_PARTITION = ("j.model_key IS p.model_key AND j.priority = p.priority AND j.enhancer_key IS p.enhancer_key "
-                   "AND (j.enhanced_prompt IS NULL) = (p.enhanced_prompt IS NULL) AND j.assigned_to IS p.assigned_to "
-                   f"AND {_CACHED.format(t='j')} = {_CACHED.format(t='p')}")
 
 
 def _next_head(conn: sqlite3.Connection, job: Job) -> None:
@@ -79,7 +71,7 @@ def _next_head(conn: sqlite3.Connection, job: Job) -> None:
     conn.execute(f"DELETE FROM {HEADS} WHERE id = ?", [job["id"]])
     row = conn.execute(
         f"SELECT j.id FROM jobs j, jobs p WHERE p.id = ? AND j.status = 'queued' AND j.origin IS NULL "
-        f"AND (j.created_at, j.id) > (p.created_at, p.id) AND {_SAME_PARTITION} "
+        f"AND (j.created_at, j.id) > (p.created_at, p.id) AND {same_partition('j', 'p')} "
         "ORDER BY j.created_at, j.id LIMIT 1", [job["id"]]).fetchone()
     if row is not None:
         conn.execute(f"INSERT OR IGNORE INTO {HEADS} (id) VALUES (?)", [row["id"]])

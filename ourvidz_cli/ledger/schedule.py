@@ -48,9 +48,19 @@ PENDING_ENHANCEMENTS = (
 # The key above orders the jobs of one partition (same model, priority, enhancer and its state, hand-off)
 # by age alone, so the next job is always the oldest of some partition: the plan's replay asks only
 # among those heads (ledger.replay), which keeps a 10,000-job plan from re-sorting the queue every step.
-PARTITION = ("model_key, priority, enhancer_key, enhanced_prompt IS NULL, assigned_to, "
-             "(enhancer_key IS NOT NULL AND enhanced_prompt IS NULL AND "
-             "EXISTS (SELECT 1 FROM enhancements e WHERE e.key = jobs.enhance_key))")
+_PARTITION_TERMS = ("{t}.model_key", "{t}.priority", "{t}.enhancer_key", "{t}.enhanced_prompt IS NULL",
+                    "{t}.assigned_to", "{t}.enhancer_key IS NOT NULL AND {t}.enhanced_prompt IS NULL AND "
+                    "EXISTS (SELECT 1 FROM enhancements e WHERE e.key = {t}.enhance_key)")
+
+
+def partition(table: str = "jobs") -> str:
+    """The partition's terms, for PARTITION BY."""
+    return ", ".join(f"({term.format(t=table)})" for term in _PARTITION_TERMS)
+
+
+def same_partition(a: str, b: str) -> str:
+    """Rows `a` and `b` share a partition (NULL-safe)."""
+    return " AND ".join(f"({term.format(t=a)}) IS ({term.format(t=b)})" for term in _PARTITION_TERMS)
 
 
 def next_job_query(order: ClaimOrder, now: float, heads: str | None = None) -> tuple[str, list[Any]]:

@@ -16,7 +16,7 @@ import io
 import os
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +32,9 @@ _EXT = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp", "GIF": "gif",
 class Prepared:
     """A checked input, not yet stored: its bytes, sha256 and the extension of its real format."""
 
-    source: str
     data: bytes
     sha256: str
     ext: str
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def name(self) -> str:
@@ -44,7 +42,7 @@ class Prepared:
         return f"inputs/{self.sha256}.{self.ext}"
 
 
-def inspect(given: str, role: str = "--image", invert: bool = False) -> Prepared:
+def inspect(given: str, role: str = "--image", mask: bool = False, invert: bool = False) -> Prepared:
     """Check an input file without writing anything; UsageError (exit 2) with what to do."""
     if _URL.match(given):
         raise UsageError(f"{role} {given[:80]}: a URL; download the image and give its path")
@@ -53,20 +51,19 @@ def inspect(given: str, role: str = "--image", invert: bool = False) -> Prepared
         raise UsageError(f"{role} {path}: no such file; check the path")
     if path.is_dir():
         raise UsageError(f"{role} {path}: a folder, not an image file")
-    return prepare_bytes(path.read_bytes(), f"{role} {path}", "mask" in role, invert)
+    return prepare_bytes(path.read_bytes(), f"{role} {path}", mask, invert)
 
 
 def prepare_bytes(data: bytes, what: str, mask: bool = False, invert: bool = False) -> Prepared:
     """Bytes from a file or a download, checked as an image (and as a mask)."""
-    image, notes = _decode(data, what)
+    image = _decode(data, what)
     if mask and not _repaints(image, invert):
         side = "white" if not invert else "black (with --invert-mask)"
         raise UsageError(f"{what}: nothing to repaint (no {side} pixels); paint the area to change in white")
-    return Prepared(what, data, hashlib.sha256(data).hexdigest(), _EXT.get(image.format or "", "png"),
-                    tuple(notes))
+    return Prepared(data, hashlib.sha256(data).hexdigest(), _EXT.get(image.format or "", "png"))
 
 
-def _decode(data: bytes, what: str) -> tuple[Any, list[str]]:
+def _decode(data: bytes, what: str) -> Any:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -82,10 +79,11 @@ def _decode(data: bytes, what: str) -> tuple[Any, list[str]]:
                          "WebP") from None
     except OSError as exc:
         raise UsageError(f"{what}: a damaged or truncated image ({exc}); export it again") from None
-    return image, _conversions(image)
+    return image
 
 
 def _conversions(image: Any) -> list[str]:
+    """What `load` changes to make the image the pipeline's RGB (said in the job's log)."""
     notes = []
     if image.getexif().get(0x0112, 1) not in (1, None):
         notes.append("EXIF orientation applied")

@@ -38,13 +38,18 @@ def _atomic(path: Path) -> Iterator[Path]:
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_dir(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """A rename is durable once its folder is synced."""
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _writer_gone(path: Path, older_than_s: float) -> bool:
@@ -174,11 +179,7 @@ def promote(home: Path, assets: list[dict[str, Any]], stage: str) -> None:
         os.replace(staged_path(home, asset, stage), final)
         folders.add(final.parent)
     for folder in folders:
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_dir(folder)
 
 
 def remove_assets(home: Path, assets: list[dict[str, Any]], stage: str | None = None) -> None:

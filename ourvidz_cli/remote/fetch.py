@@ -15,6 +15,7 @@ import ipaddress
 import os
 import socket
 import time
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from ourvidz_cli.library.inputs import Prepared, prepare_bytes
@@ -68,30 +69,30 @@ def fetch(url: str, role: str = "reference image", timeout_s: float = 20.0) -> P
     with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
         for _ in range(REDIRECTS + 1):
             check_url(url, allowed)
-            resp = _get(client, url)
-            if resp.is_redirect and resp.headers.get("location"):
-                url = urljoin(url, resp.headers["location"])
+            status, headers, body = _get(client, url)
+            if status in (301, 302, 303, 307, 308) and headers.get("location"):
+                url = urljoin(url, headers["location"])
                 continue
-            return _image(resp, url, role)
+            return _image(status, headers.get("content-type") or "", body, url, role)
     raise FetchRefused(f"more than {REDIRECTS} redirects")
 
 
-def _get(client: object, url: str) -> object:
+def _get(client: Any, url: str) -> tuple[int, Any, bytes]:
+    """(status, headers, body read under the cap), with 5xx and dropped connections retried."""
     import httpx
 
     for attempt in range(RETRIES + 1):
         try:
-            with client.stream("GET", url) as resp:  # type: ignore[attr-defined]
+            with client.stream("GET", url) as resp:
                 if resp.status_code >= 500 and attempt < RETRIES:
                     time.sleep(0.5 * 2**attempt)
                     continue
-                body = b""
+                body = bytearray()
                 for chunk in resp.iter_bytes():
                     body += chunk
                     if len(body) > MAX_BYTES:
                         raise FetchRefused(f"over {MAX_BYTES // 2**20} MB")
-                resp._content = body  # noqa: SLF001  read under the cap
-                return resp
+                return resp.status_code, resp.headers, bytes(body)
         except httpx.HTTPError as exc:
             if attempt == RETRIES:
                 raise FetchRefused(f"no answer ({type(exc).__name__})") from None
@@ -99,16 +100,15 @@ def _get(client: object, url: str) -> object:
     raise FetchRefused("no answer")
 
 
-def _image(resp: object, url: str, role: str) -> Prepared:
+def _image(status: int, content_type: str, body: bytes, url: str, role: str) -> Prepared:
     from ourvidz_cli.errors import UsageError
 
-    status = resp.status_code  # type: ignore[attr-defined]
     if status != 200:
         raise FetchRefused(f"HTTP {status} from {_origin(url)}")
-    kind = (resp.headers.get("content-type") or "").split(";")[0].strip()  # type: ignore[attr-defined]
+    kind = content_type.split(";")[0].strip()
     if not kind.startswith("image/"):
         raise FetchRefused(f"{_origin(url)} answered {kind or 'no content type'}, not an image")
     try:
-        return prepare_bytes(resp.content, f"{role} from {_origin(url)}")  # type: ignore[attr-defined]
+        return prepare_bytes(body, f"{role} from {_origin(url)}")
     except UsageError as exc:
         raise FetchRefused(str(exc)) from None

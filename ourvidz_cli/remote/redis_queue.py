@@ -135,9 +135,6 @@ class RedisQueue:
 
     # -- reaping ----------------------------------------------------------------------------------
 
-    def dead_workers(self) -> list[str]:
-        return [w for w, alive in self.workers().items() if not alive]
-
     def workers(self) -> dict[str, bool]:
         """Every registered worker, and whether its liveness key is still there."""
         members = self.t.execute("SMEMBERS", self.key("workers")) or []

@@ -137,14 +137,14 @@ class RemoteJobQueue:
         except NotAJob as problem:
             self.results.rejected(queue, claimed.raw, problem, claimed.holder)
             return None
-        from ourvidz_cli.library.inputs import store
-
-        for picture in remote.pictures:
-            store(self.results.home, picture)
         clash = self.local.uuid_clash(remote.id, remote.spec, remote.seed_given)
         if clash:
             self.results.rejected(queue, claimed.raw, NotAJob(clash, remote.id), claimed.holder)
             return None
+        from ourvidz_cli.library.inputs import store
+
+        for picture in remote.pictures:  # only for an item this worker takes
+            store(self.results.home, picture)
         held = Held(remote, queue, claimed.failed_attempts, claimed.holder)
         if claimed.cancel:
             self.results.canceled(held)
@@ -185,20 +185,20 @@ class RemoteJobQueue:
     def record(self, job_id: int, worker: Worker, **facts: Any) -> bool:
         return bool(self.local.record(job_id, worker, **facts))
 
-    def _holds(self, job_id: int, worker: Worker) -> bool:
+    def _holds(self, job_id: int) -> bool:
         held = self.held[job_id]
         return self.redis.holds(held.remote.id, held.remote.raw, held.holder, self.results.lease_s)
 
     def complete(self, job_id: int, worker: Worker, assets: Sequence[dict[str, Any]],
                  promote: Callable[[], None] | None = None, **facts: Any) -> bool:
-        if not self._holds(job_id, worker):
+        if not self._holds(job_id):
             return False
         return bool(self.local.complete(job_id, worker, assets, promote, **facts))
 
     def fail(self, job_id: int, worker: Worker, error: str) -> bool:
         """False when the lease is lost: the job is not failed, another worker has it (this machine's row
         waits, inert, as queued)."""
-        if not self._holds(job_id, worker):
+        if not self._holds(job_id):
             self.local.release(job_id, worker, f"{error}; another worker took the job over")
             return False
         return bool(self.local.fail(job_id, worker, error))
