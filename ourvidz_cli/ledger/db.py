@@ -30,6 +30,25 @@ def _cannot_write(path: Path, exc: sqlite3.OperationalError) -> OurvidzError:
                       "another --home")
 
 
+def _enter_wal(conn: sqlite3.Connection, patience_s: float = 30.0) -> None:
+    """Switch a new ledger to WAL. SQLite answers 'database is locked' at once, without the busy handler,
+    when another process is switching the same fresh file at that moment (a worker and `worker status`
+    started together on a new home), so wait that out here the way busy_timeout waits out a writer."""
+    import time
+
+    deadline = time.monotonic() + patience_s
+    pause = 0.01
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+
+
 @contextmanager
 def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("BEGIN IMMEDIATE")
@@ -80,7 +99,7 @@ class Database:
         conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 30000")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enter_wal(conn)
         conn.execute("PRAGMA foreign_keys = ON")
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             self._migrate(conn)
