@@ -129,14 +129,25 @@ class App:
 
 
 def _pictures(folder: Path, fields: dict[str, Any]) -> list[Any]:
-    """A job file's "image" and "mask" (paths relative to the file) checked, and named as stored."""
-    found = []
-    for key in ("image", "mask"):
-        if fields.get(key):
-            from ourvidz_cli.library.inputs import inspect
+    """A job file's input files (paths relative to the file) checked, and named as stored: "image",
+    "mask", "video", "first_frame", "last_frame", and "refs" (one path or a list)."""
+    from ourvidz_cli.library.inputs import inspect
+    from ourvidz_cli.library.video_inputs import inspect_video
 
-            given = str(fields[key])
-            path = given if "://" in given or Path(given).is_absolute() else str(folder / given)
-            found.append(inspect(path, f'"{key}"', key == "mask", bool(fields.get("invert_mask"))))
+    def checked(key: str, given: Any) -> Any:
+        given = str(given)
+        path = given if "://" in given or Path(given).is_absolute() else str(folder / given)
+        if key == "video":
+            return inspect_video(path, '"video"')
+        return inspect(path, f'"{key}"', key == "mask", bool(fields.get("invert_mask")))
+
+    found = []
+    for key in ("image", "mask", "video", "first_frame", "last_frame"):
+        if fields.get(key):
+            found.append(checked(key, fields[key]))
             fields[key] = found[-1].name
+    if fields.get("refs"):
+        refs = fields["refs"] if isinstance(fields["refs"], list) else [fields["refs"]]
+        found += [checked("refs", ref) for ref in refs]
+        fields["refs"] = [p.name for p in found[len(found) - len(refs):]]
     return found

@@ -99,4 +99,6 @@ def fingerprint(prompt: str, config: JobConfig, enhanced_prompt: str | None) -> 
     }
     if c.inputs:  # the input files by their sha256 (in their names); text-only jobs keep their old hash
         request["inputs"] = c.inputs.to_dict()
+    if c.vace:
+        request["vace"] = model_identity(c.vace)
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()

@@ -47,13 +47,15 @@ class ModelRef:
     vae: str | None = None  # a replacement VAE
     revision: str | None = None  # a Hugging Face commit of `source`; None: whatever `main` is
     vae_revision: str | None = None  # a Hugging Face commit of `vae`, once a job pinned it
+    flow_shift: float | None = None  # the sampler's flow shift, when the catalog sets one for this model
 
     def to_dict(self) -> dict[str, Any]:
         d = {"name": self.name, "kind": self.kind, "source": self.source, "local": self.local,
              "dtype": self.dtype, "fps": self.fps, "max_new_tokens": self.max_new_tokens,
              "loras": [lora.to_dict() for lora in self.loras], "config": self.config, "vae": self.vae}
         d = {**d, "revision": self.revision} if self.revision else d
-        return {**d, "vae_revision": self.vae_revision} if self.vae_revision else d  # unpinned: the old JSON
+        d = {**d, "vae_revision": self.vae_revision} if self.vae_revision else d  # unpinned: the old JSON
+        return {**d, "flow_shift": self.flow_shift} if self.flow_shift is not None else d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelRef:
@@ -61,7 +63,8 @@ class ModelRef:
                    dtype=str(d.get("dtype", "float16")), fps=int(d.get("fps", 16)),
                    max_new_tokens=int(d.get("max_new_tokens", 200)),
                    loras=tuple(Lora.from_dict(x) for x in d.get("loras") or ()), config=d.get("config"),
-                   vae=d.get("vae"), revision=d.get("revision"), vae_revision=d.get("vae_revision"))
+                   vae=d.get("vae"), revision=d.get("revision"), vae_revision=d.get("vae_revision"),
+                   flow_shift=d.get("flow_shift"))
 
 
 @dataclass(frozen=True)
@@ -101,28 +104,47 @@ class EnhanceSpec:
 
 @dataclass(frozen=True)
 class ImageInput:
-    """The image a job starts from (image-to-image) and the mask of what to repaint (inpainting): files
-    in the data home named by their sha256 (library.inputs)."""
+    """What a job starts from, as files in the data home named by their sha256 (library.inputs): an image
+    (image-to-image; with a mask, inpainting), a video (video-to-video), or reference frames for Wan's VACE
+    (first frame, last frame, subject references)."""
 
-    image: str  # inputs/<sha256>.<ext>
-    strength: float = 0.75  # how far from the image: 1.0 repaints it entirely
+    image: str | None = None  # inputs/<sha256>.<ext>
+    strength: float = 0.75  # how far from the image or video: 1.0 repaints it entirely
     fit: str = "letterbox"
     mask: str | None = None
     invert_mask: bool = False
+    first_frame: str | None = None
+    last_frame: str | None = None
+    refs: tuple[str, ...] = ()
+    video: str | None = None
+
+    @property
+    def frames_in(self) -> bool:
+        """Reference frames: the job runs through VACE."""
+        return bool(self.first_frame or self.last_frame or self.refs)
+
+    def files(self) -> list[str]:
+        """Every stored input this job reads."""
+        named = [self.image, self.mask, self.first_frame, self.last_frame, *self.refs, self.video]
+        return [n for n in named if n]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"image": self.image, "strength": self.strength, "fit": self.fit, "mask": self.mask,
-                "invert_mask": self.invert_mask}
+        d: dict[str, Any] = {"image": self.image, "strength": self.strength, "fit": self.fit, "mask": self.mask,
+                             "invert_mask": self.invert_mask}
+        extra = {"first_frame": self.first_frame, "last_frame": self.last_frame, "refs": list(self.refs) or None,
+                 "video": self.video}
+        return {**d, **{k: v for k, v in extra.items() if v}}  # an image job: the JSON it always had
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ImageInput:
-        return cls(str(d["image"]), float(d.get("strength", 0.75)), str(d.get("fit", "letterbox")), d.get("mask"),
-                   bool(d.get("invert_mask")))
+        return cls(d.get("image"), float(d.get("strength", 0.75)), str(d.get("fit", "letterbox")), d.get("mask"),
+                   bool(d.get("invert_mask")), d.get("first_frame"), d.get("last_frame"),
+                   tuple(d.get("refs") or ()), d.get("video"))
 
 
 # The keys JobConfig owns; anything else in a stored config is carried through `extra`.
 _OWN = ("job_type", "model", "enhancer", "enhance", "steps", "width", "height", "frames", "fps", "count",
-        "guidance", "negative", "seed", "output", "mime", "bucket", "smoke", "catalog", "inputs")
+        "guidance", "negative", "seed", "output", "mime", "bucket", "smoke", "catalog", "inputs", "vace")
 
 
 @dataclass(frozen=True)
@@ -148,6 +170,7 @@ class JobConfig:
     smoke: bool = False
     catalog: str = ""
     inputs: ImageInput | None = None
+    vace: ModelRef | None = None  # reference frames: the VACE transformer loaded beside `model`
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -168,7 +191,8 @@ class JobConfig:
             "seed": self.seed, "output": self.output, "mime": self.mime, "bucket": self.bucket,
             "smoke": self.smoke, "catalog": self.catalog,
         }
-        return {**d, "inputs": self.inputs.to_dict()} if self.inputs else d  # from text: the JSON jobs always had
+        d = {**d, "inputs": self.inputs.to_dict()} if self.inputs else d  # from text: the JSON jobs always had
+        return {**d, "vace": self.vace.to_dict()} if self.vace else d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobConfig:
@@ -181,6 +205,7 @@ class JobConfig:
             output=str(d["output"]), mime=str(d.get("mime", "")), bucket=str(d["bucket"]), enhancer=enhancer,
             enhance=_enhance_spec(d, enhancer), smoke=bool(d.get("smoke")), catalog=str(d.get("catalog", "")),
             inputs=ImageInput.from_dict(d["inputs"]) if d.get("inputs") else None,
+            vace=ModelRef.from_dict(d["vace"]) if d.get("vace") else None,
             extra={k: v for k, v in d.items() if k not in _OWN},
         )
 

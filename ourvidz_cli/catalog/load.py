@@ -115,6 +115,8 @@ def _model(path: Path, name: str, spec: dict[str, Any]) -> Model:
         fps=int(spec.get("fps", 16)),
         max_new_tokens=int(spec.get("max_new_tokens", 200)),
         revision=str(spec["revision"]) if spec.get("revision") and repo is not None else None,
+        vace=str(spec["vace"]) if spec.get("vace") else None,
+        flow_shift=float(spec["flow_shift"]) if spec.get("flow_shift") is not None else None,
     )
 
 
@@ -162,6 +164,10 @@ def _build(path: Path, raw: dict[str, Any]) -> Catalog:
         if p.tokenizer_model is not None and p.tokenizer_model not in models:
             raise CatalogError(f"catalog {path}: prompt '{p.name}' measures with model '{p.tokenizer_model}', "
                                "which [models] does not define")
+    for m in models.values():
+        if m.vace is not None and (m.vace not in models or models[m.vace].kind != "wan_vace"):
+            raise CatalogError(f"catalog {path}: model '{m.name}' takes reference frames through vace = '{m.vace}', "
+                               "which must be a [models] entry of kind \"wan_vace\"")
     enhancer = raw.get("enhancer")
     if enhancer is not None and enhancer not in models:
         raise CatalogError(f"catalog {path}: enhancer = '{enhancer}' is not a model in [models]")

@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from ourvidz_cli.catalog.fingerprint import fingerprint
-from ourvidz_cli.catalog.job import EnhanceSpec, ImageInput, JobConfig, ModelRef
+from ourvidz_cli.catalog.job import EnhanceSpec, JobConfig, ModelRef
+from ourvidz_cli.catalog.job_inputs import job_inputs
 from ourvidz_cli.catalog.load import check_shape, parse_size
 from ourvidz_cli.catalog.revisions import pin_config
 from ourvidz_cli.catalog.schema import LIMITS, MAX_PROMPT_CHARS, MAX_SEED, MIME_BY_OUTPUT, Catalog, JobType, Model
 from ourvidz_cli.errors import UsageError
 
 OVERRIDES = ("steps", "size", "frames", "seed", "negative", "count", "guidance", "priority", "max_attempts", "enhance",
-             "image", "strength", "fit", "mask", "invert_mask")
+             "image", "strength", "fit", "mask", "invert_mask", "video", "first_frame", "last_frame", "refs")
 
 
 @dataclass(frozen=True)
@@ -188,33 +189,6 @@ def _check_present(catalog: Catalog, models: list[Model]) -> None:
             raise UsageError(f"{reason}; {fix}")
 
 
-def _image_input(jt: JobType, model: Model, over: dict[str, Any]) -> ImageInput | None:
-    """--image (a stored input's name), --strength, --fit, --mask, --invert-mask, for the families that
-    take an image in."""
-    from ourvidz_cli.engine.families.registry import family
-    from ourvidz_cli.library.inputs import FITS
-
-    given = [k for k in ("image", "strength", "fit", "mask") if k in over]
-    if not given:
-        return None
-    if not getattr(family(model.kind), "takes_images", False):
-        raise UsageError(f"--{given[0]} does not apply to {jt.name} (model '{model.name}', {model.kind}); "
-                         "image-to-image and inpainting take an SDXL job type, e.g. sdxl_image_fast")
-    if "image" not in over:
-        raise UsageError(f"--{given[0]} needs --image: the picture to start from")
-    try:
-        strength = float(over.get("strength", 0.75))
-    except (TypeError, ValueError):
-        raise UsageError(f"--strength must be a number, got {over.get('strength')!r}") from None
-    if not 0 < strength <= 1:
-        raise UsageError(f"--strength {strength:g} is outside (0, 1]: 0.3 stays close to the image, 1.0 repaints it")
-    fit = str(over.get("fit", "letterbox"))
-    if fit not in FITS:
-        raise UsageError(f"--fit {fit}: choose {', '.join(FITS)}")
-    return ImageInput(str(over["image"]), strength, fit, over.get("mask"), _as_bool("invert_mask",
-                                                                                    over.get("invert_mask", False)))
-
-
 def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[str, Any] | None = None) -> JobSpec:
     """Apply per-job overrides to a job type's defaults, validating every value."""
     jt = catalog.job_type(str(type_name))
@@ -236,13 +210,14 @@ def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[s
     seed = parse_seed(over["seed"]) if "seed" in over else secrets.randbelow(MAX_SEED + 1)
     width, height, frames = _shape(jt, model, over)
     enhancer, enhance = _enhancement(catalog, jt, over)
-    _check_present(catalog, [model] + ([enhancer] if enhancer else []))
+    inputs, vace = job_inputs(catalog, jt, model, over, _as_bool("invert_mask", over.get("invert_mask", False)))
+    _check_present(catalog, [model] + ([enhancer] if enhancer else []) + ([catalog.models[vace.name]] if vace else []))
     config = JobConfig(
         job_type=jt.name, model=model.as_ref(), enhancer=enhancer.as_ref() if enhancer else None, enhance=enhance,
         steps=steps, width=width, height=height, frames=frames, fps=model.fps, count=count, guidance=guidance,
         negative=str(over.get("negative", jt.negative)), seed=seed, output=jt.output,
         mime=MIME_BY_OUTPUT[jt.output], bucket=jt.bucket, smoke=catalog.smoke, catalog=str(catalog.path),
-        inputs=_image_input(jt, model, over),
+        inputs=inputs, vace=vace,
     )
     return JobSpec(job_type=jt.name, prompt=text, priority=priority, max_attempts=max_attempts, config=config,
                    fingerprint=fingerprint(text, config, None) if "seed" in over else None)

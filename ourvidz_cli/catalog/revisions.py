@@ -69,13 +69,14 @@ def pin_model(model: ModelRef, commits: dict[str, str] | None = None) -> ModelRe
 
 def pin_config(config: JobConfig, commits: dict[str, str] | None = None) -> JobConfig:
     enhancer = pin_model(config.enhancer, commits) if config.enhancer else None
-    return replace(config, model=pin_model(config.model, commits), enhancer=enhancer)
+    vace = pin_model(config.vace, commits) if config.vace else None
+    return replace(config, model=pin_model(config.model, commits), enhancer=enhancer, vace=vace)
 
 
 def commits_of(config: JobConfig) -> dict[str, str]:
     """{source: commit} for every Hugging Face source of a pinned config: what a job records."""
     found: dict[str, str] = {}
-    for model in [config.model] + ([config.enhancer] if config.enhancer else []):
+    for model in [config.model] + [m for m in (config.enhancer, config.vace) if m]:
         if not model.local and model.revision and COMMIT.fullmatch(model.revision):
             found[model.source] = model.revision
         for lora in model.loras:

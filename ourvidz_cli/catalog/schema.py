@@ -45,6 +45,8 @@ class Model:
     # A replacement VAE (folder or repo id), e.g. the fp16-safe SDXL VAE.
     vae: str | None = None
     revision: str | None = None  # pins a Hugging Face repo to one commit (branch or tag names work too)
+    vace: str | None = None  # the catalog model whose VACE transformer takes reference frames for this one
+    flow_shift: float | None = None  # the sampler's flow shift for this model (None: the saved scheduler's)
 
     @property
     def source(self) -> str:
@@ -66,7 +68,7 @@ class Model:
     def as_ref(self) -> ModelRef:
         return ModelRef(name=self.name, kind=self.kind, source=self.source, local=self.path is not None,
                         dtype=self.dtype, fps=self.fps, max_new_tokens=self.max_new_tokens, loras=self.loras,
-                        config=self.config, vae=self.vae, revision=self.revision)
+                        config=self.config, vae=self.vae, revision=self.revision, flow_shift=self.flow_shift)
 
 
 @dataclass(frozen=True)

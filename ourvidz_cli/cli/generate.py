@@ -15,20 +15,24 @@ from ourvidz_cli.cli.options import (
     CountOpt,
     DeviceOpt,
     EnhanceOpt,
+    FirstFrameOpt,
     FitOpt,
     FramesOpt,
     GuidanceOpt,
     ImageOpt,
     InvertMaskOpt,
     JsonOpt,
+    LastFrameOpt,
     MaskOpt,
     NegOpt,
     NoWorkerOpt,
+    RefImageOpt,
     SeedOpt,
     SizeOpt,
     StepsOpt,
     StrengthOpt,
     SyncOpt,
+    VideoOpt,
     overrides,
 )
 from ourvidz_cli.cli.output import emit_json
@@ -55,6 +59,10 @@ def generate(
     mask: MaskOpt = None,
     invert_mask: InvertMaskOpt = False,
     fit: FitOpt = None,
+    video: VideoOpt = None,
+    first_frame: FirstFrameOpt = None,
+    last_frame: LastFrameOpt = None,
+    ref_image: RefImageOpt = None,
     device: DeviceOpt = None,
     vram_budget: BudgetOpt = None,
     compile_: CompileOpt = False,
@@ -70,7 +78,7 @@ def generate(
     from ourvidz_cli.cli.inputs import ImageOptions
 
     ws = workspace()
-    images = ImageOptions(image, strength, mask, invert_mask, fit)
+    images = ImageOptions(image, strength, mask, invert_mask, fit, video, first_frame, last_frame, ref_image)
     spec = ws.resolve(job_type, prompt, overrides(steps=steps, size=size, frames=frames, seed=seed,
                                                   negative=negative, count=count, guidance=guidance,
                                                   enhance=enhance or None, **images.overrides()))

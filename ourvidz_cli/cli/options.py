@@ -28,14 +28,22 @@ NoWorkerOpt = Annotated[bool, typer.Option(
 AbOpt = Annotated[bool, typer.Option(
     "--ab", help="Also render the raw prompt with the same seed and settings, linked to the enhanced job (A/B).")]
 ImageOpt = Annotated[str | None, typer.Option(
-    "--image", help="SDXL types: start from this picture (image-to-image); copied into the data home.")]
+    "--image", help="Image types: start from this picture (image-to-image); copied into the data home.")]
 StrengthOpt = Annotated[str | None, typer.Option(
-    "--strength", help="With --image: 0 < S <= 1, how far from the picture (default 0.75; 1.0 repaints it).")]
+    "--strength", help="With --image or --video: 0 < S <= 1, how far from it (default 0.75; 1.0 repaints it).")]
 MaskOpt = Annotated[str | None, typer.Option(
     "--mask", help="With --image: repaint only where this mask is white (inpainting).")]
 InvertMaskOpt = Annotated[bool, typer.Option("--invert-mask", help="Repaint where the mask is black instead.")]
 FitOpt = Annotated[str | None, typer.Option(
     "--fit", help="An image of another shape: letterbox (default, black bars), crop or stretch to the job's size.")]
+VideoOpt = Annotated[str | None, typer.Option(
+    "--video", help="Wan video types: start from this clip (video-to-video, its first frames at the job's rate).")]
+FirstFrameOpt = Annotated[str | None, typer.Option(
+    "--first-frame", help="Wan video types: the clip opens on this picture (VACE).")]
+LastFrameOpt = Annotated[str | None, typer.Option(
+    "--last-frame", help="Wan video types: the clip ends on this picture (VACE).")]
+RefImageOpt = Annotated[list[str] | None, typer.Option(
+    "--ref-image", help="Wan video types: a subject to keep in the clip (VACE); repeat for more.")]
 JobIdArg = Annotated[int, typer.Argument(help="Job id.")]
 AssetIdArg = Annotated[int, typer.Argument(help="Asset id.")]
 

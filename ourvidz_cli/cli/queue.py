@@ -17,6 +17,7 @@ from ourvidz_cli.cli.options import (
     CountOpt,
     DeviceOpt,
     EnhanceOpt,
+    FirstFrameOpt,
     FitOpt,
     FramesOpt,
     GuidanceOpt,
@@ -24,14 +25,17 @@ from ourvidz_cli.cli.options import (
     InvertMaskOpt,
     JobIdArg,
     JsonOpt,
+    LastFrameOpt,
     MaskOpt,
     NegOpt,
     PriorityOpt,
+    RefImageOpt,
     SeedOpt,
     SizeOpt,
     StepsOpt,
     StrengthOpt,
     SyncOpt,
+    VideoOpt,
     overrides,
 )
 from ourvidz_cli.cli.output import emit_json, err_console, out_console, table, when
@@ -65,6 +69,10 @@ def queue_add(
     mask: MaskOpt = None,
     invert_mask: InvertMaskOpt = False,
     fit: FitOpt = None,
+    video: VideoOpt = None,
+    first_frame: FirstFrameOpt = None,
+    last_frame: LastFrameOpt = None,
+    ref_image: RefImageOpt = None,
     queue: QueueOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -72,9 +80,10 @@ def queue_add(
     from ourvidz_cli.cli.inputs import ImageOptions
 
     ws, url = workspace(), queue_url(queue)
-    images = ImageOptions(image, strength, mask, invert_mask, fit)
+    images = ImageOptions(image, strength, mask, invert_mask, fit, video, first_frame, last_frame, ref_image)
     if images.prepared and (file is not None or url is not None):
-        raise UsageError("--image and --mask go with one TYPE PROMPT on this machine's queue (not --file or --queue)")
+        raise UsageError("input files (--image, --video, --first-frame, ...) go with one TYPE PROMPT on this machine's "
+                         "queue; a job file names them per line")
     opts = overrides(steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count,
                      guidance=guidance, priority=priority, enhance=enhance or None, **images.overrides())
     if (file is not None and (job_type or prompt)) or (file is None and (job_type is None or prompt is None)):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ourvidz_cli.catalog.job import ModelRef
+from ourvidz_cli.catalog.job import JobConfig, ModelRef
 
 
 class EngineHandle:
@@ -31,10 +31,19 @@ class EngineHandle:
             self._loads0, self._evictions0 = self._engine.loads, self._engine.evictions
         return self._engine
 
-    def get(self, model: ModelRef) -> tuple[Any, float]:
+    def get(self, model: ModelRef, beside: tuple[ModelRef, ...] = ()) -> tuple[Any, float]:
         """The loaded model and the seconds its load took now (0 when it was warm)."""
-        loaded: tuple[Any, float] = self.engine.get(model)
+        loaded: tuple[Any, float] = self.engine.get(model, beside)
         return loaded
+
+    def job_models(self, config: JobConfig) -> tuple[Any, Any, float]:
+        """A job's pipeline, the VACE transformer it runs beside it when it has reference frames (loaded on
+        its own: the Wan model's encoder and VAE serve both), and the seconds their loads took now."""
+        pipe, seconds = self.get(config.model)
+        if config.vace is None:
+            return pipe, None, seconds
+        companion, more = self.get(config.vace, beside=(config.model,))
+        return pipe, companion, seconds + more
 
     def family(self, kind: str) -> Any:
         from ourvidz_cli.engine.families.registry import family

@@ -106,29 +106,30 @@ class Engine:
         self.evictions += 1
         free_device_memory(self.device)
 
-    def evict_all_but(self, model: ModelRef) -> list[str]:
+    def evict_all_but(self, model: ModelRef, also: tuple[ModelRef, ...] = ()) -> list[str]:
         """Evict every other resident model (an out-of-memory retry needs all the device has); their names."""
-        keep = self.key(model)
-        gone = [key for key in list(self.residency) if key != keep]
+        keep = {self.key(m) for m in (model, *also)}
+        gone = [key for key in list(self.residency) if key not in keep]
         names = [self.residency.entries[key][1].name for key in gone]
         for key in gone:
             self.evict(key)
         return names
 
-    def _plan(self, model: ModelRef, dtype: str) -> tuple[int, str]:
+    def _plan(self, model: ModelRef, dtype: str, keep: tuple[Key, ...]) -> tuple[int, str]:
         """The bytes this model will take and the mode that makes it fit, evicting LRU models first."""
         need, mode = placement(model, dtype, self.budget, self.split_encoder)
-        for key in self.residency.to_evict(need):
+        for key in self.residency.to_evict(need, keep):
             self.evict(key)
         return need, mode
 
-    def get(self, model: ModelRef) -> tuple[Any, float]:
-        """The loaded pipeline for a model, and the seconds spent loading it now (0 if warm)."""
+    def get(self, model: ModelRef, beside: tuple[ModelRef, ...] = ()) -> tuple[Any, float]:
+        """The loaded pipeline for a model, and the seconds spent loading it now (0 if warm). Models in
+        `beside` (the same job's other model) are not evicted to make room."""
         key = self.key(model)
         if key in self.residency:
             return self.residency.touch(key).loaded, 0.0
         dtype = pick_dtype(model.dtype, self.device)
-        need, mode = self._plan(model, dtype_name(dtype))
+        need, mode = self._plan(model, dtype_name(dtype), tuple(self.key(m) for m in beside))
         started = time.perf_counter()
         try:
             loaded = family(model.kind).load(model, self.device, dtype, mode=mode, compile_=self.compile)

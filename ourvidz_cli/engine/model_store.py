@@ -92,6 +92,8 @@ def estimate_bytes(model: ModelRef, dtype: str | None = None, skip: tuple[str, .
     if root is None:
         return None
     want = ITEMSIZE.get(dtype or model.dtype, 2)
+    sub = getattr(family(model.kind), "weights_subfolder", None)
+    root = root / sub if sub and root.is_dir() else root  # a family that loads one component of a repo
     fp32_parts = family(model.kind).fp32_components
     parts = loaded_weights(root)
     if model.vae and "vae" in parts:

@@ -41,7 +41,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 def generate_with_fallback(engine: Any, family: Any, model: Any, pipe: Any, generate: Callable[[], Any],
-                           fell_back: Callable[[str], None]) -> Any:
+                           fell_back: Callable[[str], None], also: tuple[Any, ...] = ()) -> Any:
     """Generate; out of memory once, free it, switch the pipeline to offload and tiling, and retry."""
     from ourvidz_cli.engine.manager import free_device_memory
 
@@ -50,7 +50,7 @@ def generate_with_fallback(engine: Any, family: Any, model: Any, pipe: Any, gene
     except Exception as exc:  # noqa: BLE001  only out-of-memory is handled; the rest re-raises
         if not is_out_of_memory(exc):
             raise
-    evicted = engine.evict_all_but(model)  # e.g. Qwen, still warm from enhancing this job's prompt
+    evicted = engine.evict_all_but(model, also)  # e.g. Qwen, still warm from enhancing this job's prompt
     free_device_memory(engine.device)  # outside the except: the traceback no longer pins the tensors
     switched = family.low_memory(pipe, engine.device)
     fell_back("out of memory; " + (f"evicted {', '.join(evicted)}; " if evicted else "") + "retried with "

@@ -68,12 +68,15 @@ class Residency:
     def bytes(self) -> int:
         return sum(size for size, _ in self.entries.values())
 
-    def to_evict(self, need: int) -> list[Key]:
-        """The least recently used keys that must go for `need` more bytes to fit."""
+    def to_evict(self, need: int, keep: tuple[Key, ...] = ()) -> list[Key]:
+        """The least recently used keys that must go for `need` more bytes to fit (never those in `keep`:
+        a model the same job runs beside the one being loaded)."""
         out, held = [], self.bytes()
         for key, (size, _) in self.entries.items():
             if held + need <= self.budget:
                 break
+            if key in keep:
+                continue
             out.append(key)
             held -= size
         return out

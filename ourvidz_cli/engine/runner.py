@@ -14,7 +14,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -230,8 +230,8 @@ class Runner:
         job_id, config = job["id"], job["config"]
         prompt, load_s = self.prompts.prompt(job, beat, timings, attempt.outcome)
         model = config.model
-        self.reporter.phase(f"loading {model.name}")
-        pipe, seconds = self.engine.get(model)
+        self.reporter.phase(f"loading {model.name}" + (f" and {config.vace.name}" if config.vace else ""))
+        pipe, companion, seconds = self.engine.job_models(config)
         mode = self.engine.engine.mode(model)
         if mode not in (None, "full"):
             self.log(job_id, f"model {model.name} placed as {mode} to fit the memory budget")
@@ -250,7 +250,7 @@ class Runner:
 
         self.reporter.phase(f"generating on {self.engine.engine.device}")
         t0 = time.perf_counter()
-        request = GenRequest.from_config(prompt, config, self.home)
+        request = replace(GenRequest.from_config(prompt, config, self.home), companion=companion)
         result = self._generate_or_fall_back(job_id, config, pipe, request, on_step)
         timings["generate_s"] = time.perf_counter() - t0
         beat.check()
@@ -264,7 +264,8 @@ class Runner:
 
         family = self.engine.family(config.model.kind)
         return oom.generate_with_fallback(self.engine.engine, family, config.model, pipe,
-                                          lambda: family.generate(pipe, request, on_step), fell_back)
+                                          lambda: family.generate(pipe, request, on_step), fell_back,
+                                          (config.vace,) if config.vace else ())
 
     # -- many jobs ------------------------------------------------------------------------------
 

@@ -57,10 +57,12 @@ class Library:
         item["enhance_note"] = job["enhance_note"]
         item["exists"] = Path(item["file"]).is_file()
         if cfg.inputs is not None:  # what the job started from, beside what it made
-            given = cfg.inputs
-            item["input"] = {"image": str(self.home / given.image), "strength": given.strength, "fit": given.fit,
-                             "mask": str(self.home / given.mask) if given.mask else None,
-                             "invert_mask": given.invert_mask}
+            given, at = cfg.inputs, (lambda name: str(self.home / name) if name else None)
+            item["input"] = {"image": at(given.image), "strength": given.strength, "fit": given.fit,
+                             "mask": at(given.mask), "invert_mask": given.invert_mask}
+            if given.frames_in or given.video:
+                item["input"].update(first_frame=at(given.first_frame), last_frame=at(given.last_frame),
+                                     refs=[at(r) for r in given.refs], video=at(given.video))
         partner = self.ledger.jobs.partner(job)
         if partner is not None:  # an A/B pair (--ab): the same seed and settings, enhanced and raw prompt
             item["pair"] = {"job_id": partner, "is": "the raw prompt" if not job.get("pair_of") else "enhanced",

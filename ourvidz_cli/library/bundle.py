@@ -87,8 +87,7 @@ def manifest(job: dict[str, Any], assets: list[dict[str, Any]]) -> dict[str, Any
 
 def input_names(config: Any) -> list[str]:
     """The files a job took in (library.inputs), by their names in the data home."""
-    given = config.inputs
-    return [n for n in ((given.image, given.mask) if given else ()) if n]
+    return config.inputs.files() if config.inputs else []
 
 
 def write(dest: Path, job: dict[str, Any], assets: list[dict[str, Any]], home: Path) -> dict[str, Any]:

@@ -201,16 +201,19 @@ def _media(asset: dict[str, Any], home: Path, out_dir: Path, thumbs: Path) -> st
 
 
 def _inputs(given: Any, home: Path, out_dir: Path, thumbs: Path) -> str:
-    """What the job started from, beside what it made: the input picture (and mask), small, linked."""
+    """What the job started from, beside what it made: the input pictures (and mask), small, linked; a
+    video input as a link (its thumbnail would need a decode per card)."""
     shown = []
-    for role, name in (("from", given.image), ("mask", given.mask)):
+    roles = [("from", given.image), ("mask", given.mask), ("first frame", given.first_frame),
+             ("last frame", given.last_frame), *(("subject", ref) for ref in given.refs), ("video", given.video)]
+    for role, name in roles:
         if name:
             src = home / name
             still = _thumb(src, thumbs, {"sha256": Path(name).stem}) if src.is_file() else None
             link = html.escape(_rel(src, out_dir))
             img = f'<img src="{html.escape(_rel(still, out_dir))}" alt="{role}">' if still else html.escape(name)
             shown.append(f'{role} <a class="input" href="{link}">{img}</a>')
-    how = f"strength {given.strength} · {html.escape(given.fit)}"
+    how = html.escape(given.fit) if given.frames_in else f"strength {given.strength} · {html.escape(given.fit)}"
     return f'<div class="inputs">{" ".join(shown)} <span>{how}</span></div>'
 
 

@@ -137,6 +137,16 @@ def load(home: Path, name: str, width: int, height: int, fit: str, mask: bool = 
     return fit_to(image, width, height, fit)
 
 
+def picture(home: Path, name: str) -> Any:
+    """A stored input upright and RGB at its own size (VACE fits subject references itself)."""
+    from PIL import Image
+
+    with Image.open(home / name) as opened:
+        image = _upright(opened)
+        image.load()
+    return _flat_rgb(image)
+
+
 def _flat_rgb(image: Any) -> Any:
     from PIL import Image
 

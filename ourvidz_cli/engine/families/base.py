@@ -44,7 +44,10 @@ class Family(Protocol):
 
 
 class Generator(Family, Protocol):
-    """A family that makes images or videos."""
+    """A family that makes images or videos. `inputs` says, per output ("png", "mp4"), what a job may
+    start from: "image", "mask", "video", "first_frame", "last_frame", "refs" (catalog.job_inputs)."""
+
+    inputs: dict[str, tuple[str, ...]]
 
     def generate(self, pipe: Any, req: GenRequest, on_step: StepCallback) -> Generated: ...
 

@@ -66,3 +66,10 @@ def low_memory(pipe: Any, device: str, in_ram: str | None = None) -> list[str]:
                 getattr(vae, switch)()
                 done.append(switch.removeprefix("enable_"))
     return done
+
+
+def quiet(pipe: Any) -> Any:
+    """A pipeline without diffusers' own progress bar (ours is the reporter's); `from_pipe` and a
+    pipeline built from loaded components do not carry the setting over."""
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

@@ -7,9 +7,10 @@ from typing import Any
 from ourvidz_cli.engine.families.qwen import FAMILY as QWEN
 from ourvidz_cli.engine.families.sdxl import FAMILY as SDXL
 from ourvidz_cli.engine.families.wan import FAMILY as WAN
+from ourvidz_cli.engine.families.wan_vace import FAMILY as WAN_VACE
 from ourvidz_cli.errors import CatalogError
 
-FAMILIES: dict[str, Any] = {f.kind: f for f in (SDXL, WAN, QWEN)}
+FAMILIES: dict[str, Any] = {f.kind: f for f in (SDXL, WAN, WAN_VACE, QWEN)}
 
 
 def family(kind: str) -> Any:

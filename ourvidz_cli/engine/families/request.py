@@ -27,22 +27,43 @@ class GenRequest:
     image: Any = None  # PIL, fit to width x height: image-to-image starts from it
     mask: Any = None  # PIL "L", white repaints: inpainting
     strength: float = 1.0
+    video: Any = None  # PIL frames, fit: video-to-video starts from them
+    first_frame: Any = None  # PIL, fit: reference frames through VACE
+    last_frame: Any = None
+    refs: tuple[Any, ...] = ()  # PIL at their own size: subject references
+    companion: Any = None  # the loaded VACE transformer, for a job with reference frames
+    vace_flow_shift: float | None = None
 
     @classmethod
     def from_config(cls, prompt: str, config: JobConfig, home: Path | None = None) -> GenRequest:
         """`home` holds the job's input files (library.inputs), when it has any."""
-        image = mask = None
-        strength = 1.0
-        if config.inputs is not None and home is not None:
-            from ourvidz_cli.library.inputs import load
-
-            given, w, h = config.inputs, config.width, config.height
-            image, strength = load(home, given.image, w, h, given.fit), given.strength
-            if given.mask:
-                mask = load(home, given.mask, w, h, given.fit, mask=True, invert=given.invert_mask)
+        given = _inputs(config, home) if config.inputs is not None and home is not None else {}
         return cls(prompt=prompt, negative=config.negative, steps=config.steps, width=config.width,
                    height=config.height, frames=config.frames, count=config.count, guidance=config.guidance,
-                   seed=config.seed, image=image, mask=mask, strength=strength)
+                   seed=config.seed, vace_flow_shift=config.vace.flow_shift if config.vace else None, **given)
+
+
+def _inputs(config: JobConfig, home: Path) -> dict[str, Any]:
+    """The job's stored inputs read back as the pipelines take them."""
+    from ourvidz_cli.library.inputs import load, picture
+
+    given, w, h = config.inputs, config.width, config.height
+    assert given is not None
+    out: dict[str, Any] = {"strength": given.strength}
+    if given.image:
+        out["image"] = load(home, given.image, w, h, given.fit)
+    if given.mask:
+        out["mask"] = load(home, given.mask, w, h, given.fit, mask=True, invert=given.invert_mask)
+    for key in ("first_frame", "last_frame"):
+        if getattr(given, key):
+            out[key] = load(home, getattr(given, key), w, h, given.fit)
+    if given.refs:
+        out["refs"] = tuple(picture(home, name) for name in given.refs)
+    if given.video:
+        from ourvidz_cli.library.video_inputs import load_video
+
+        out["video"] = load_video(home, given.video, w, h, config.frames or 1, config.fps, given.fit)
+    return out
 
 
 @dataclass

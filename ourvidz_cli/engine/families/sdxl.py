@@ -27,10 +27,11 @@ def _mode(pipe: Any, req: GenRequest) -> tuple[Any, dict[str, Any], int]:
     # diffusers runs int(steps x strength) of the schedule, at least one.
     steps_run = max(1, min(int(req.steps * req.strength), req.steps))
     if req.mask is None:
-        return AutoPipelineForImage2Image.from_pipe(pipe), {"image": req.image, "strength": req.strength}, steps_run
+        extra = {"image": req.image, "strength": req.strength}
+        return common.quiet(AutoPipelineForImage2Image.from_pipe(pipe)), extra, steps_run
     extra = {"image": req.image, "mask_image": req.mask, "strength": req.strength, "width": req.width,
              "height": req.height}
-    return AutoPipelineForInpainting.from_pipe(pipe), extra, steps_run
+    return common.quiet(AutoPipelineForInpainting.from_pipe(pipe)), extra, steps_run
 
 
 class Sdxl:
@@ -40,7 +41,8 @@ class Sdxl:
     pull_ignore = DIFFUSERS_IGNORE
     fp32_components: tuple[str, ...] = ()
     ram_component = None
-    takes_images = True  # --image (image-to-image) and --mask (inpainting), on the loaded components
+    # What a job may start from, by output: --image (image-to-image) and --mask (inpainting).
+    inputs = {"png": ("image", "mask")}
 
     def load(self, model: ModelRef, device: str, dtype: Any, mode: str = "full", compile_: bool = False) -> Any:
         import torch

@@ -1,4 +1,5 @@
-"""Wan 2.1 text-to-video through diffusers' WanPipeline; a one-frame clip is an image.
+"""Wan 2.1 through diffusers' WanPipeline (and, on the same components, video-to-video and VACE reference
+frames: wan_modes); a one-frame clip is an image.
 
 In "text_encoder_on_cpu" mode (the model manager picks it when the budget is tight) the UMT5 encoder
 never takes device memory: prompts are encoded in RAM and only the embeddings move to the device.
@@ -30,6 +31,8 @@ class Wan:
     fp32_components = ("vae",)
     # Wan's UMT5-XXL encoder outweighs its 1.3B transformer: under a tight budget it stays in RAM.
     ram_component = "text_encoder"
+    # Image types: --image as a one-frame clip; video types: --video, or reference frames through VACE.
+    inputs = {"png": ("image",), "mp4": ("video", "first_frame", "last_frame", "refs")}
 
     def load(self, model: ModelRef, device: str, dtype: Any, mode: str = "full", compile_: bool = False) -> Any:
         import torch
@@ -69,24 +72,24 @@ class Wan:
         import numpy as np
         import torch
 
+        from ourvidz_cli.engine.families.wan_modes import pick
+
+        run, extra, steps_run = pick(pipe, req)
         generator = torch.Generator("cpu").manual_seed(req.seed)
-        frames = req.frames or 1
         with torch.inference_mode():
-            out = pipe(
+            out = run(
                 **self._text_inputs(pipe, req),
                 num_inference_steps=req.steps,
-                width=req.width,
-                height=req.height,
-                num_frames=frames,
                 guidance_scale=req.guidance,
                 num_videos_per_prompt=req.count,
                 generator=generator,
                 output_type="np",
-                callback_on_step_end=step_callback(on_step, req.steps),
+                callback_on_step_end=step_callback(on_step, steps_run),
+                **extra,
             )
         clips = [(np.clip(np.asarray(v), 0.0, 1.0) * 255).round().astype(np.uint8) for v in out.frames]
-        sampler = type(pipe.scheduler).__name__
-        if frames == 1:
+        sampler = type(run.scheduler).__name__
+        if clips and clips[0].shape[0] == 1:
             from PIL import Image
 
             return Generated(sampler=sampler, images=[Image.fromarray(clip[0]) for clip in clips])
