@@ -134,7 +134,8 @@ class Planner:
 
     def _step(self, job: Job, enhances: bool) -> tuple[float, int]:
         config = pin_config(job["config"])  # keyed as the runner will key them
-        models = ([config.enhancer] if enhances else []) + [config.model]
+        # A job with reference frames loads VACE's transformer beside its Wan model, as the runner does.
+        models = ([config.enhancer] if enhances else []) + [config.model] + ([config.vace] if config.vace else [])
         loads, evicts = [], []
         for model in models:
             key = model_key(model, self.compile)
@@ -143,7 +144,8 @@ class Planner:
                 continue
             need, _ = placement(model, load_dtype(model.dtype, self.device), self.residency.budget,
                                 self.residency.split_encoder)
-            for gone in self.residency.to_evict(need):
+            beside = (model_key(config.model, self.compile),) if model is config.vace else ()
+            for gone in self.residency.to_evict(need, beside):
                 evicts.append(self.residency.pop(gone))
             self.residency.add(key, need, model.name)
             loads.append(model)

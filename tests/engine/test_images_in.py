@@ -125,6 +125,14 @@ def test_a_bundle_carries_the_input_and_reruns_without_it(cli: Callable[..., Res
     assert again.json()["match"] == "exact" and len(list((home / "inputs").iterdir())) == 2
 
 
+def test_no_diffusers_progress_bar_in_the_output(cli: Callable[..., Result], pictures: dict[str, Path]) -> None:
+    """A pipeline made by from_pipe did not carry over the disabled progress bar: tqdm's own bar was
+    printed among ours."""
+    res = cli("--smoke", "generate", "sdxl_image_fast", "a pier", "--seed", "1", "--steps", "2", "--count", "1",
+              "--image", str(pictures["image"]), "--no-worker")
+    assert res.code == 0 and "it/s]" not in res.err, res.err
+
+
 def test_a_job_file_names_its_pictures_relative_to_itself(cli: Callable[..., Result], home: Path,
                                                            pictures: dict[str, Path]) -> None:
     jobs_file = pictures["image"].parent / "jobs.jsonl"
@@ -152,6 +160,16 @@ BAD = {
     "mask without image": (["--mask", "{tmp}/mask.png"], "--mask needs --image"),
     "a URL": (["--image", "https://example.com/a.png"], "a URL"),
     "a video type": (["--image", "{tmp}/in.png", "--type", "video_fast"], "does not apply to video_fast"),
+    "first frame on SDXL": (["--first-frame", "{tmp}/in.png"], "--first-frame does not apply to sdxl_image_fast"),
+    "video on an image type": (["--video", "{tmp}/clip.mp4", "--type", "image_fast"], "--video does not apply"),
+    "a still as video": (["--video", "{tmp}/in.png", "--type", "video_fast"], "a still picture, not a video"),
+    "not a video": (["--video", "{tmp}/notes.txt", "--type", "video_fast"], "not a video ffmpeg can read"),
+    "missing video": (["--video", "{tmp}/gone.mp4", "--type", "video_fast"], "no such file"),
+    "strength with frames": (["--first-frame", "{tmp}/in.png", "--strength", "0.5", "--type", "video_fast"],
+                             "--strength applies to --image and --video"),
+    "video and frames": (["--video", "{tmp}/clip.mp4", "--last-frame", "{tmp}/in.png", "--type", "video_fast"],
+                         "two ways to start a clip"),
+    "a bad reference": (["--ref-image", "{tmp}/cut.png", "--type", "video_fast"], "--ref-image"),
 }
 
 
@@ -163,6 +181,9 @@ def test_bad_inputs_exit_2_and_write_nothing(cli: Callable[..., Result], home: P
     (tmp_path / "cut.png").write_bytes(whole[:len(whole) // 2])
     Image.new("L", (64, 64)).save(tmp_path / "black.png")
     Image.new("L", (9000, 9000)).save(tmp_path / "huge.png")
+    from ourvidz_cli.library.outputs import write_mp4
+
+    write_mp4(tmp_path / "clip.mp4", np.zeros((5, 80, 48, 3), np.uint8), 16, {})
     args, message = BAD[case]
     args = [a.format(tmp=tmp_path) for a in args]
     job_type = "sdxl_image_fast"
