@@ -189,14 +189,16 @@ def _check_present(catalog: Catalog, models: list[Model]) -> None:
             raise UsageError(f"{reason}; {fix}")
 
 
-def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[str, Any] | None = None) -> JobSpec:
-    """Apply per-job overrides to a job type's defaults, validating every value."""
+def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[str, Any] | None = None,
+                empty_prompt: bool = False) -> JobSpec:
+    """Apply per-job overrides to a job type's defaults, validating every value. `empty_prompt`: the
+    shared queue's exact-copy mode, which may send none."""
     jt = catalog.job_type(str(type_name))
     over = {k: v for k, v in (overrides or {}).items() if v is not None}
     unknown = sorted(set(over) - set(OVERRIDES))
     if unknown:
         raise UsageError(f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(OVERRIDES)}")
-    text = check_prompt(prompt)
+    text = "" if empty_prompt and not str(prompt or "").strip() else check_prompt(prompt)
     model = catalog.models[jt.model]
     steps = _bounded_int("steps", over.get("steps", jt.steps))
     count = _bounded_int("count", over.get("count", jt.count))

@@ -151,40 +151,6 @@ def _wxh(config: dict[str, Any]) -> str | None:
     return f"{width}x{height}" if width is not None and height is not None else None
 
 
-_FRAME_FIELDS = ("first_frame", "last_frame", "reference_images", "video")
-
-
-def _reference(data: dict[str, Any], config: dict[str, Any], job_id: str,
-               fetch: Callable[[str], Any] | None) -> tuple[dict[str, Any], tuple[Any, ...]]:
-    """The image an item starts from (the real app's `metadata.reference_image_url` or `config.image`),
-    fetched; its strength (`metadata.denoise_strength`, or 1 - `metadata.reference_strength`)."""
-    meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    frames = [k for k in _FRAME_FIELDS if config.get(k)]
-    if frames:
-        raise NotAJob(f"config.{frames[0]}: first/last-frame and reference video need Wan's VACE model, which this "
-                      "worker does not run yet; the job is not run as text-to-video instead", job_id)
-    url = meta.get("reference_image_url") or config.get("image")
-    if not url:
-        return {}, ()
-    if meta.get("exact_copy_mode"):
-        raise NotAJob("metadata.exact_copy_mode is not supported by this worker yet; the job is not run as a "
-                      "plain image-to-image instead", job_id)
-    if fetch is None:  # reading an item for its attempts only: nothing is fetched
-        return {"image": "inputs/unfetched"}, ()
-    from ourvidz_cli.remote.fetch import FetchRefused
-
-    try:
-        picture = fetch(str(url))
-    except FetchRefused as exc:
-        raise NotAJob(f"the reference image could not be used: {exc}", job_id) from None
-    over: dict[str, Any] = {"image": picture.name}
-    if meta.get("denoise_strength") is not None:
-        over["strength"] = meta["denoise_strength"]
-    elif meta.get("reference_strength") is not None:
-        over["strength"] = round(1 - float(meta["reference_strength"]), 4)
-    return over, (picture,)
-
-
 def parse_item(raw: str, catalog: Catalog, fetch: Callable[[str], Any] | None = None) -> RemoteJob:
     try:
         data, wrapped = unwrap(raw)
@@ -205,12 +171,15 @@ def parse_item(raw: str, catalog: Catalog, fetch: Callable[[str], Any] | None = 
     if user is not None and not _PLAIN_ID.fullmatch(str(user)):
         raise NotAJob(f"user_id {str(user)[:60]!r} is not a plain id", job_id)
     from ourvidz_cli.catalog.resolve import resolve_job
+    from ourvidz_cli.remote.references import RefusedReference, exact_copy, references
 
     over = _overrides(config, data, meta)
+    copying = bool(isinstance(data.get("metadata"), dict) and data["metadata"].get("exact_copy_mode"))
     try:
-        given, pictures = _reference(data, config, job_id, fetch)
-        spec = resolve_job(catalog, str(data.get("type") or ""), data.get("prompt"), {**over, **given})
-    except (UsageError, ValueError, TypeError) as exc:
+        given, pictures = references(data, config, fetch)
+        over = exact_copy({**over, **given}) if copying else {**over, **given}
+        spec = resolve_job(catalog, str(data.get("type") or ""), data.get("prompt"), over, empty_prompt=copying)
+    except (UsageError, ValueError, TypeError, RefusedReference) as exc:
         raise NotAJob(str(exc), job_id) from None
     return RemoteJob(id=job_id, raw=raw, spec=spec, user_id=None if user is None else str(user),
                      created_at=parse_time(data.get("created_at")), meta=meta,

@@ -66,16 +66,32 @@ def test_reference_images_are_fetched_from_allowed_origins_only(cli: Callable[..
              "redirect": _item("redirect", f"{pictures}/moved"),
              "elsewhere": _item("elsewhere", "http://127.0.0.2:9/ref.png"),
              "frames": json.dumps({"id": "frames", "type": "video_fast", "prompt": "waves",
-                                   "config": {"first_frame": f"{pictures}/ref.png"}})}
+                                   "config": {"first_frame": f"{pictures}/ref.png", "frames": 5, "steps": 1,
+                                              "last_frame": f"{pictures}/ref.png",
+                                              "reference_images": [f"{pictures}/ref.png"]}}),
+             "badframe": json.dumps({"id": "badframe", "type": "video_fast", "prompt": "waves",
+                                      "config": {"last_frame": f"{pictures}/page"}}),
+             "clip": json.dumps({"id": "clip", "type": "video_fast", "prompt": "waves",
+                                 "config": {"video": f"{pictures}/ref.png"}}),
+             "copy": _item("copy", f"{pictures}/ref.png", exact_copy_mode=True, reference_strength=0.95)
+             .replace('"a red boat"', '""')}
     for raw in items.values():
         rq.push("wan_queue" if '"video_fast"' in raw else "sdxl_queue", [raw])
     res = cli("--smoke", "worker", "--queue", queue_url, "--local-results", "--drain", "--poll", "0.1", "--json")
     assert res.code == 0, res.err
     bodies = {k: json.loads(rq.done_body(k) or "{}") for k in items}
-    assert bodies["ok"]["status"] == "completed"
+    assert [bodies[k]["status"] for k in ("ok", "frames", "copy")] == ["completed"] * 3, bodies
     for key, reason in (("gone", "HTTP 404"), ("html", "text/html, not an image"),
-                        ("redirect", "10.1.2.3"), ("elsewhere", "not an allowed origin"), ("frames", "VACE")):
+                        ("redirect", "10.1.2.3"), ("elsewhere", "not an allowed origin"),
+                        ("badframe", "text/html, not an image"), ("clip", "config.video")):
         assert bodies[key]["status"] == "failed" and reason in bodies[key]["error_message"], (key, bodies[key])
-    [ran] = jobs(home)
-    stored = json.loads(ran["config"])["inputs"]
+    ran = {json.loads(j["config"])["job_type"] + ("-copy" if not j["prompt"] else ""): j for j in jobs(home)}
+    stored = json.loads(ran["sdxl_image_fast"]["config"])["inputs"]
     assert stored["strength"] == 0.6 and (home / stored["image"]).read_bytes() == _Pictures.png
+    framed = json.loads(ran["video_fast"]["config"])
+    assert framed["vace"]["name"] == "wan_vace" and framed["inputs"]["first_frame"] == stored["image"]
+    assert framed["inputs"]["last_frame"] == stored["image"] and framed["inputs"]["refs"] == [stored["image"]]
+    # Exact copy as the real worker applies it, with one denoising step actually run (references.py).
+    copied = json.loads(ran["sdxl_image_fast-copy"]["config"])
+    assert copied["inputs"]["strength"] == 0.05 and copied["guidance"] == 1.0 and copied["steps"] == 20
+    assert copied["negative"] == "" and copied["enhancer"] is None
