@@ -48,8 +48,8 @@ def _check_files(catalog: Catalog, jt: JobType, model: Model, over: dict[str, An
                          "models.toml)")
 
 
-def job_inputs(catalog: Catalog, jt: JobType, model: Model, over: dict[str, Any],
-               invert: bool) -> tuple[ImageInput | None, ModelRef | None]:
+def job_inputs(catalog: Catalog, jt: JobType, model: Model, over: dict[str, Any], invert: bool,
+               steps: int) -> tuple[ImageInput | None, ModelRef | None]:
     """The job's inputs (stored names, strength, fit) and the VACE model that reads reference frames."""
     from ourvidz_cli.library.inputs import FITS
 
@@ -66,6 +66,11 @@ def job_inputs(catalog: Catalog, jt: JobType, model: Model, over: dict[str, Any]
         raise UsageError(f"--strength must be a number, got {over.get('strength')!r}") from None
     if not 0 < strength <= 1:
         raise UsageError(f"--strength {strength:g} is outside (0, 1]: 0.3 stays close to the image, 1.0 repaints it")
+    if ("image" in over or "video" in over) and int(steps * strength) < 1:
+        # diffusers denoises int(steps x strength) steps of the schedule and refuses none at all.
+        need = next(n for n in range(steps, 10**6) if int(n * strength) >= 1)
+        raise UsageError(f"--steps {steps} at --strength {strength:g} runs no denoising step (steps x strength "
+                         f"< 1); give --steps {need} or more, or a higher --strength")
     fit = str(over.get("fit", "letterbox"))
     if fit not in FITS:
         raise UsageError(f"--fit {fit}: choose {', '.join(FITS)}")

@@ -212,7 +212,8 @@ def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[s
     seed = parse_seed(over["seed"]) if "seed" in over else secrets.randbelow(MAX_SEED + 1)
     width, height, frames = _shape(jt, model, over)
     enhancer, enhance = _enhancement(catalog, jt, over)
-    inputs, vace = job_inputs(catalog, jt, model, over, _as_bool("invert_mask", over.get("invert_mask", False)))
+    inputs, vace = job_inputs(catalog, jt, model, over, _as_bool("invert_mask", over.get("invert_mask", False)),
+                               steps)
     _check_present(catalog, [model] + ([enhancer] if enhancer else []) + ([catalog.models[vace.name]] if vace else []))
     config = JobConfig(
         job_type=jt.name, model=model.as_ref(), enhancer=enhancer.as_ref() if enhancer else None, enhance=enhance,

@@ -38,6 +38,7 @@ class Syncer:
                  say: Callable[[str], None] = lambda _: None) -> None:
         self.ledger, self.home, self.catalog, self.client, self.owner, self.say = (
             ledger, home, catalog, client, owner, say)
+        self.inputs_sent: set[str] = set()  # reference_images objects uploaded in this run
 
     # -- what is left ------------------------------------------------------------------------------
 
@@ -114,8 +115,11 @@ class Syncer:
         return location
 
     def _rows(self, job: dict[str, Any], done: list[tuple[dict[str, Any], str]]) -> None:
+        from ourvidz_cli.sync.inputs import upload_inputs
+
         assert self.client is not None
         cfg = job["config"]
+        inputs = upload_inputs(self.client, self.owner, self.home, cfg, self.inputs_sent)
         job_row = {
             "id": job["uuid"], "user_id": self.owner, "job_type": job["type"], "status": "completed",
             "prompt": job["prompt"], "created_at": _iso(job["created_at"]), "completed_at": _iso(job["finished_at"]),
@@ -124,6 +128,9 @@ class Syncer:
                          "width": cfg.width, "height": cfg.height, "frames": cfg.frames,
                          "model": cfg.model.name, "source": "ourvidz", "local_job_id": job["id"]},
         }
+        if inputs:  # where the job's pictures went (private bucket), and how they were used
+            job_row["metadata"] |= {"reference_images": inputs, "denoise_strength": cfg.inputs.strength,
+                                    "fit": cfg.inputs.fit}
         self.client.upsert("jobs", [job_row])
         paths = [p for _, p in done]
         kind = "videos" if cfg.is_video else "images"

@@ -26,11 +26,11 @@ SEED_TABLE = {
 BUCKET_MB = {
     "sdxl_image_fast": 5, "sdxl_image_high": 10, "image_fast": 5, "image_high": 10, "video_fast": 50,
     "video_high": 200, "image7b_fast_enhanced": 20, "image7b_high_enhanced": 20, "video7b_fast_enhanced": 100,
-    "video7b_high_enhanced": 100, "videos": None, "system_assets": 5,
+    "video7b_high_enhanced": 100, "videos": None, "system_assets": 5, "reference_images": 50,
 }
 
 
-def test_default_catalog_has_the_seeds_ten_job_types_and_twelve_buckets() -> None:
+def test_default_catalog_has_the_seeds_ten_job_types_and_twelve_buckets_and_reference_images() -> None:
     cat = load_catalog(packaged_catalog_path())
     assert set(cat.job_types) == set(SEED_TABLE)
     for name, (model, steps, frames, size, count, output, enhanced) in SEED_TABLE.items():

@@ -157,6 +157,7 @@ BAD = {
     "nothing to repaint": (["--image", "{tmp}/in.png", "--mask", "{tmp}/black.png"], "nothing to repaint"),
     "strength 0": (["--image", "{tmp}/in.png", "--strength", "0"], "outside (0, 1]"),
     "strength 1.5": (["--image", "{tmp}/in.png", "--strength", "1.5"], "outside (0, 1]"),
+    "no step runs": (["--image", "{tmp}/in.png", "--strength", "0.6", "--steps", "1"], "give --steps 2 or more"),
     "mask without image": (["--mask", "{tmp}/mask.png"], "--mask needs --image"),
     "a URL": (["--image", "https://example.com/a.png"], "a URL"),
     "a video type": (["--image", "{tmp}/in.png", "--type", "video_fast"], "does not apply to video_fast"),

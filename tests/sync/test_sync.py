@@ -32,7 +32,7 @@ def test_first_sync_then_nothing_twice(cli: Callable[..., Result], home: Path, s
     make_jobs(cli)
     setup = cli("--smoke", "sync", "setup", "--json")
     assert setup.code == 0, setup.err
-    assert sum(b["created"] for b in setup.json()["buckets"]) == 12
+    assert sum(b["created"] for b in setup.json()["buckets"]) == 13  # the seed's twelve and reference_images
     # Real Storage refuses a bucket limit above the project's global one (50 MB on the free plan) with 413:
     # those buckets are made under the global limit, and setup says so instead of stopping at the first.
     warned = {b["bucket"] for b in setup.json()["buckets"] if b.get("warning")}
@@ -336,7 +336,7 @@ def test_setup_reports_a_bucket_it_could_not_create_and_makes_the_rest(
     assert setup.code == 1
     buckets = setup.json()["buckets"]
     assert [b["bucket"] for b in buckets if b["problem"]] == [buckets[0]["bucket"]]
-    assert "500" in buckets[0]["problem"] and len(supa.state.buckets) == 11
+    assert "500" in buckets[0]["problem"] and len(supa.state.buckets) == 12
 
 
 def test_reupload_over_an_existing_large_object_overwrites_it(cli: Callable[..., Result], home: Path,
@@ -350,3 +350,31 @@ def test_reupload_over_an_existing_large_object_overwrites_it(cli: Callable[...,
     assert done.code == 0, done.err
     assert done.json()["uploaded"] == 1 and supa.state.objects[key] == (data, "video/mp4")
     assert not any(e["method"] == "PATCH" and e["status"] == 409 for e in supa.state.log)
+
+
+def test_a_jobs_inputs_go_to_the_private_reference_images_bucket(cli: Callable[..., Result], home: Path,
+                                                                  supa: FakeSupabase, pg: postgres.Cluster,
+                                                                  tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(tmp_path / "in.png")
+    mask = Image.new("L", (64, 64))
+    mask.paste(255, (16, 16, 48, 48))
+    mask.save(tmp_path / "mask.png")
+    for seed in ("1", "2"):  # two jobs from the same picture: one object
+        assert cli("--smoke", "generate", "sdxl_image_fast", "a boat", "--steps", "2", "--count", "1", "--seed", seed,
+                   "--image", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "--strength",
+                   "0.6").code == 0
+    assert cli("--smoke", "sync", "setup", "--json").code == 0
+    assert supa.state.buckets["reference_images"]["public"] is False
+    synced = cli("--smoke", "sync", "--json")
+    assert synced.code == 0 and synced.json()["failed"] == 0, synced.err
+    config = cli("jobs", "show", "1", "--json").json()["config"]["inputs"]
+    want = {"image": f"reference_images/{OWNER}/{Path(config['image']).name}",
+            "mask": f"reference_images/{OWNER}/{Path(config['mask']).name}"}
+    for where, name in ((want["image"], config["image"]), (want["mask"], config["mask"])):
+        data, mime = supa.state.objects[("reference_images", where.split("/", 1)[1])]
+        assert data == (home / name).read_bytes() and mime == "image/png"
+    assert supa.count("POST", "/storage/v1/object/reference_images/") == 2
+    for row in rows(pg, "jobs"):
+        assert row["metadata"]["reference_images"] == want and row["metadata"]["denoise_strength"] == 0.6
