@@ -15,7 +15,10 @@ from ourvidz_cli.cli.root import app, workspace
 
 def _targets(catalog: Any) -> list[tuple[Any, str, Any]]:
     """(model, job type, resolved config) per model family: the job type with the most frames, so video
-    families are run as video; a chat model (the enhancer) has no job type of its own."""
+    families are run as video; a chat model (the enhancer) has no job type of its own; VACE runs in the
+    video type of the Wan model that names it (a first-frame job)."""
+    from dataclasses import replace
+
     from ourvidz_cli.catalog.resolve import resolve_job
 
     out, seen = [], set()
@@ -23,12 +26,14 @@ def _targets(catalog: Any) -> list[tuple[Any, str, Any]]:
         if model.kind in seen:
             continue
         seen.add(model.kind)
-        types = [jt for jt in catalog.job_types.values() if jt.model == model.name and not jt.enhancer]
+        owners = [m.name for m in catalog.models.values() if m.vace == model.name]
+        types = [jt for jt in catalog.job_types.values() if jt.model in ([model.name] + owners) and not jt.enhancer]
         if not types:
             out.append((model.as_ref(), "(enhancer)", None))
             continue
         jt = max(types, key=lambda t: (t.frames or 1, -len(t.name)))
-        out.append((model.as_ref(), jt.name, resolve_job(catalog, jt.name, "selftest", {"count": 1}).config))
+        config = resolve_job(catalog, jt.name, "selftest", {"count": 1}).config
+        out.append((model.as_ref(), jt.name, replace(config, vace=model.as_ref()) if owners else config))
     return out
 
 

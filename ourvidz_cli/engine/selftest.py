@@ -7,10 +7,11 @@ black image), the outputs' shapes, and the same seed giving the same output twic
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ourvidz_cli.catalog.job import ModelRef
+from ourvidz_cli.engine.families import registry
 from ourvidz_cli.engine.families.request import GenRequest
 from ourvidz_cli.engine.residency import load_dtype
 
@@ -58,6 +59,8 @@ def _modules(loaded: Any) -> dict[str, Any]:
     """A loaded model's torch modules by name: a diffusers pipeline's components, or a chat model."""
     import torch
 
+    if isinstance(loaded, torch.nn.Module):  # a component loaded on its own (VACE's transformer)
+        return {"transformer": loaded}
     parts = getattr(loaded, "components", None) or {"model": getattr(loaded, "model", None)}
     return {name: m for name, m in parts.items() if isinstance(m, torch.nn.Module)}
 
@@ -113,12 +116,20 @@ def _as_arrays(result: Any) -> list[Any]:
     return [np.asarray(x) for x in [*result.images, *result.videos]]
 
 
-def _run_once(family: Any, loaded: Any, config: Any) -> Any:
+def _run_once(family: Any, loaded: Any, config: Any, base: Any = None) -> Any:
+    """One generation (or answer). With `base` (the Wan pipeline), `loaded` is VACE's transformer, run as
+    a first-frame job on it."""
     if hasattr(family, "chat"):
         return family.chat(loaded, [{"role": "user", "content": "a lighthouse at dawn"}], 16)
     request = GenRequest("a lighthouse at dawn", "", STEPS, config.width, config.height, config.frames, 1,
                          config.guidance, SEED)
-    return family.generate(loaded, request, lambda done, total: None)
+    if base is None:
+        return family.generate(loaded, request, lambda done, total: None)
+    from PIL import Image
+
+    first = Image.new("RGB", (config.width, config.height), (200, 120, 40))
+    request = replace(request, first_frame=first, companion=loaded, vace_flow_shift=config.vace.flow_shift)
+    return family.generate(base, request, lambda done, total: None)
 
 
 def _shape(result: Any, config: Any) -> tuple[str, bool]:
@@ -137,16 +148,20 @@ def check_family(engine: Any, family: Any, model: ModelRef, job_type: str, confi
 
     check = FamilyCheck(model.kind, job_type)
     try:
+        base = None
+        if config is not None and config.vace is not None:  # VACE: checked inside the Wan pipeline it joins
+            base, _ = engine.get(config.model)
+            family = registry.family(config.model.kind)
         t0 = time.perf_counter()
-        loaded, _ = engine.get(model)
+        loaded, _ = engine.get(model, (config.model,) if base is not None else ())
         check.load_s = time.perf_counter() - t0
         check.placements = _placements(loaded, family, model, engine.device, engine.mode(model) or "full")
         watch = FiniteWatch(loaded)
         try:
             t0 = time.perf_counter()
-            first = _run_once(family, loaded, config)
+            first = _run_once(family, loaded, config, base)
             check.run_s = time.perf_counter() - t0
-            second = _run_once(family, loaded, config)
+            second = _run_once(family, loaded, config, base)
         finally:
             watch.close()
         check.finite = not watch.bad

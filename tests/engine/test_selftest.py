@@ -16,8 +16,11 @@ def test_every_family_passes_on_this_device(cli: Callable[..., Result]) -> None:
     report = res.json()
     assert report["ok"] and report["device"] == "cpu"
     by_family = {f["family"]: f for f in report["families"]}
-    assert set(by_family) == {"sdxl", "wan", "qwen"}
+    assert set(by_family) == {"sdxl", "wan", "wan_vace", "qwen"}
     assert by_family["wan"]["shape"] == "17x80x48x3"  # a video family is run as video
+    # VACE's transformer alone is checked, run as a first-frame job inside the loaded Wan pipeline.
+    assert by_family["wan_vace"]["shape"] == "17x80x48x3" and by_family["wan_vace"]["job_type"] == "video_fast"
+    assert {p["component"] for p in by_family["wan_vace"]["placements"]} == {"transformer"}
     for check in by_family.values():
         assert check["ok"] and check["deterministic"] and check["finite"] and check["placements"]
         assert all(p["device"] == "cpu" and p["dtype"] == "float32" for p in check["placements"])
