@@ -101,4 +101,6 @@ def fingerprint(prompt: str, config: JobConfig, enhanced_prompt: str | None) -> 
         request["inputs"] = c.inputs.to_dict()
     if c.vace:
         request["vace"] = model_identity(c.vace)
+    if c.sampler is not None or c.shift is not None:  # chosen per job; the model's own scheduler hashes as before
+        request["sampler"], request["shift"] = c.sampler, c.shift
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()

@@ -144,7 +144,8 @@ class ImageInput:
 
 # The keys JobConfig owns; anything else in a stored config is carried through `extra`.
 _OWN = ("job_type", "model", "enhancer", "enhance", "steps", "width", "height", "frames", "fps", "count",
-        "guidance", "negative", "seed", "output", "mime", "bucket", "smoke", "catalog", "inputs", "vace")
+        "guidance", "negative", "seed", "output", "mime", "bucket", "smoke", "catalog", "inputs", "vace",
+        "sampler", "shift")
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,8 @@ class JobConfig:
     catalog: str = ""
     inputs: ImageInput | None = None
     vace: ModelRef | None = None  # reference frames: the VACE transformer loaded beside `model`
+    sampler: str | None = None  # a name from the family's sampler table; None: the model's own scheduler
+    shift: float | None = None  # Wan's flow shift for this job; None: the model's
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -192,7 +195,9 @@ class JobConfig:
             "smoke": self.smoke, "catalog": self.catalog,
         }
         d = {**d, "inputs": self.inputs.to_dict()} if self.inputs else d  # from text: the JSON jobs always had
-        return {**d, "vace": self.vace.to_dict()} if self.vace else d
+        d = {**d, "vace": self.vace.to_dict()} if self.vace else d
+        chosen = {"sampler": self.sampler, "shift": self.shift}  # only when chosen: old jobs keep their JSON
+        return {**d, **{k: v for k, v in chosen.items() if v is not None}}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JobConfig:
@@ -206,6 +211,7 @@ class JobConfig:
             enhance=_enhance_spec(d, enhancer), smoke=bool(d.get("smoke")), catalog=str(d.get("catalog", "")),
             inputs=ImageInput.from_dict(d["inputs"]) if d.get("inputs") else None,
             vace=ModelRef.from_dict(d["vace"]) if d.get("vace") else None,
+            sampler=d.get("sampler"), shift=float(d["shift"]) if d.get("shift") is not None else None,
             extra={k: v for k, v in d.items() if k not in _OWN},
         )
 

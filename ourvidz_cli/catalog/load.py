@@ -117,6 +117,7 @@ def _model(path: Path, name: str, spec: dict[str, Any]) -> Model:
         revision=str(spec["revision"]) if spec.get("revision") and repo is not None else None,
         vace=str(spec["vace"]) if spec.get("vace") else None,
         flow_shift=float(spec["flow_shift"]) if spec.get("flow_shift") is not None else None,
+        sampler=str(spec["sampler"]) if spec.get("sampler") else None,
     )
 
 
@@ -153,6 +154,8 @@ def _job_type(name: str, spec: dict[str, Any]) -> JobType:
         bucket=str(spec.get("bucket", name)),
         enhancer=spec.get("enhancer"),
         enhance_prompt=spec.get("enhance_prompt"),
+        sampler=str(spec["sampler"]) if spec.get("sampler") else None,
+        shift=float(spec["shift"]) if spec.get("shift") is not None else None,
     )
 
 

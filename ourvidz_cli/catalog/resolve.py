@@ -16,11 +16,13 @@ from ourvidz_cli.catalog.job import EnhanceSpec, JobConfig, ModelRef
 from ourvidz_cli.catalog.job_inputs import job_inputs
 from ourvidz_cli.catalog.load import check_shape, parse_size
 from ourvidz_cli.catalog.revisions import pin_config
+from ourvidz_cli.catalog.sampling import job_sampler
 from ourvidz_cli.catalog.schema import LIMITS, MAX_PROMPT_CHARS, MAX_SEED, MIME_BY_OUTPUT, Catalog, JobType, Model
 from ourvidz_cli.errors import UsageError
 
 OVERRIDES = ("steps", "size", "frames", "seed", "negative", "count", "guidance", "priority", "max_attempts", "enhance",
-             "image", "strength", "fit", "mask", "invert_mask", "video", "first_frame", "last_frame", "refs")
+             "image", "strength", "fit", "mask", "invert_mask", "video", "first_frame", "last_frame", "refs",
+             "sampler", "shift")
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,7 @@ def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[s
     seed = parse_seed(over["seed"]) if "seed" in over else secrets.randbelow(MAX_SEED + 1)
     width, height, frames = _shape(jt, model, over)
     enhancer, enhance = _enhancement(catalog, jt, over)
+    sampler, shift = job_sampler(jt, model, over)
     inputs, vace = job_inputs(catalog, jt, model, over, _as_bool("invert_mask", over.get("invert_mask", False)),
                                steps)
     _check_present(catalog, [model] + ([enhancer] if enhancer else []) + ([catalog.models[vace.name]] if vace else []))
@@ -220,7 +223,7 @@ def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[s
         steps=steps, width=width, height=height, frames=frames, fps=model.fps, count=count, guidance=guidance,
         negative=str(over.get("negative", jt.negative)), seed=seed, output=jt.output,
         mime=MIME_BY_OUTPUT[jt.output], bucket=jt.bucket, smoke=catalog.smoke, catalog=str(catalog.path),
-        inputs=inputs, vace=vace,
+        inputs=inputs, vace=vace, sampler=sampler, shift=shift,
     )
     return JobSpec(job_type=jt.name, prompt=text, priority=priority, max_attempts=max_attempts, config=config,
                    fingerprint=fingerprint(text, config, None) if "seed" in over else None)

@@ -47,6 +47,7 @@ class Model:
     revision: str | None = None  # pins a Hugging Face repo to one commit (branch or tag names work too)
     vace: str | None = None  # the catalog model whose VACE transformer takes reference frames for this one
     flow_shift: float | None = None  # the sampler's flow shift for this model (None: the saved scheduler's)
+    sampler: str | None = None  # the model's default sampler (None: the saved scheduler)
 
     @property
     def source(self) -> str:
@@ -114,6 +115,8 @@ class JobType:
     bucket: str
     enhancer: str | None = None
     enhance_prompt: str | None = None
+    sampler: str | None = None  # the job type's default sampler (else its model's, else the model's own)
+    shift: float | None = None  # the job type's default flow shift
 
     @property
     def enhanced(self) -> bool:

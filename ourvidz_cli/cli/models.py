@@ -142,3 +142,31 @@ def job_types(as_json: JsonOpt = False) -> None:
         table.add_row(r["type"], model, str(r["steps"]), str(r["frames"] or "image"), r["size"],
                       f"{r['count']} {r['output'].upper()}", "yes" if r["enhancer"] else "no", str(r["priority"]))
     out_console().print(table)
+
+
+@app.command("samplers")
+def samplers(as_json: JsonOpt = False) -> None:
+    """List the samplers each model family takes (--sampler), and the catalog's defaults."""
+    from ourvidz_cli.engine.families.registry import FAMILIES
+
+    cat = workspace().catalog
+    rows = []
+    for kind, fam in FAMILIES.items():
+        for name, (cls, options) in getattr(fam, "samplers", {}).items():
+            rows.append({"family": kind, "sampler": name, "scheduler": cls, "options": options,
+                         "default_for": [jt.name for jt in cat.job_types.values()
+                                         if (jt.sampler or cat.models[jt.model].sampler) == name
+                                         and cat.models[jt.model].kind == kind]})
+    if as_json:
+        emit_json({"samplers": rows, "shift": "flow shift for Wan: --shift F (> 0; 3.0 at 480p, 5.0 at 720p)"})
+        return
+    from rich.table import Table
+
+    table = Table(title="samplers (--sampler NAME; without it a job runs its model's own scheduler)")
+    for col in ("family", "sampler", "diffusers scheduler", "options"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["family"], r["sampler"], r["scheduler"],
+                      ", ".join(f"{k}={v}" for k, v in r["options"].items()) or "-")
+    out_console().print(table)
+    err_console().print("Wan also takes --shift F, the flow shift (3.0 at 480p, 5.0 at 720p).")

@@ -14,6 +14,10 @@ SeedOpt = Annotated[str | None, typer.Option("--seed", help="Random seed (defaul
 NegOpt = Annotated[str | None, typer.Option("--negative", help="Negative prompt.")]
 CountOpt = Annotated[str | None, typer.Option("--count", help="Outputs per job.")]
 GuidanceOpt = Annotated[str | None, typer.Option("--guidance", help="Classifier-free guidance scale.")]
+SamplerOpt = Annotated[str | None, typer.Option(
+    "--sampler", help="SDXL: an AUTOMATIC1111 name (\"DPM++ 2M Karras\"); Wan: unipc, dpm++, euler. See "
+                      "'ourvidz samplers'.")]
+ShiftOpt = Annotated[str | None, typer.Option("--shift", help="Wan's flow shift (> 0; 3.0 at 480p, 5.0 at 720p).")]
 PriorityOpt = Annotated[str | None, typer.Option("--priority", help="Lower runs first (fast types: 1).")]
 EnhanceOpt = Annotated[bool, typer.Option("--enhance", help="Rewrite the prompt with Qwen first (any job type).")]
 BudgetOpt = Annotated[str | None, typer.Option(

@@ -30,7 +30,9 @@ from ourvidz_cli.cli.options import (
     NegOpt,
     PriorityOpt,
     RefImageOpt,
+    SamplerOpt,
     SeedOpt,
+    ShiftOpt,
     SizeOpt,
     StepsOpt,
     StrengthOpt,
@@ -61,6 +63,8 @@ def queue_add(
     negative: NegOpt = None,
     count: CountOpt = None,
     guidance: GuidanceOpt = None,
+    sampler: SamplerOpt = None,
+    shift: ShiftOpt = None,
     priority: PriorityOpt = None,
     enhance: EnhanceOpt = False,
     ab: AbOpt = False,
@@ -85,12 +89,9 @@ def queue_add(
         raise UsageError("input files (--image, --video, --first-frame, ...) go with one TYPE PROMPT on this machine's "
                          "queue; a job file names them per line")
     opts = overrides(steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count,
-                     guidance=guidance, priority=priority, enhance=enhance or None, **images.overrides())
-    if (file is not None and (job_type or prompt)) or (file is None and (job_type is None or prompt is None)):
-        raise UsageError("give TYPE and PROMPT, or --file jobs.jsonl (not both)")
-    if ab and (file is not None or url is not None):
-        raise UsageError("--ab queues one pair on this machine's queue: give TYPE and PROMPT, without --file or "
-                         "--queue")
+                     guidance=guidance, sampler=sampler, shift=shift, priority=priority, enhance=enhance or None,
+                     **images.overrides())
+    _check_what(job_type, prompt, file, ab, url)
     if url is not None:
         remote.add(ws, url, job_type, prompt, file, opts, as_json)
         return
@@ -98,6 +99,14 @@ def queue_add(
         ws.resolve(str(job_type), prompt, opts)
         images.store(ws.home)
     _add_here(ws, job_type, prompt, file, opts, ab, as_json)
+
+
+def _check_what(job_type: str | None, prompt: str | None, file: Path | None, ab: bool, url: str | None) -> None:
+    if (file is not None and (job_type or prompt)) or (file is None and (job_type is None or prompt is None)):
+        raise UsageError("give TYPE and PROMPT, or --file jobs.jsonl (not both)")
+    if ab and (file is not None or url is not None):
+        raise UsageError("--ab queues one pair on this machine's queue: give TYPE and PROMPT, without --file or "
+                         "--queue")
 
 
 def _add_here(ws: Any, job_type: str | None, prompt: str | None, file: Path | None, opts: dict[str, Any], ab: bool,

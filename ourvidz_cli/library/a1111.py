@@ -30,6 +30,15 @@ def sampler_name(scheduler_class: str) -> str:
     return SAMPLER_NAMES.get(scheduler_class, scheduler_class)
 
 
+def sampler_fields(sampler: str) -> dict[str, str]:
+    """How AUTOMATIC1111 writes a sampler (a scheduler class or a chosen name): `Sampler: DPM++ 2M,
+    Schedule type: Karras`."""
+    name = sampler_name(sampler)
+    if name.endswith(" Karras"):
+        return {"Sampler": name.removesuffix(" Karras"), "Schedule type": "Karras"}
+    return {"Sampler": name}
+
+
 def _quote(value: Any) -> str:
     text = str(value)
     return json.dumps(text, ensure_ascii=False) if any(c in text for c in ',:\n"') else text

@@ -134,7 +134,7 @@ def _png_text(job: dict[str, Any], prompt: str, sampler: str, idx: int) -> dict[
               "config": config.to_dict()}
     return {
         "parameters": a1111.format_parameters(prompt, config.negative, {
-            "Steps": config.steps, "Sampler": a1111.sampler_name(sampler), "CFG scale": config.guidance,
+            "Steps": config.steps, **a1111.sampler_fields(sampler), "CFG scale": config.guidance,
             "Seed": config.seed, "Size": f"{config.width}x{config.height}", "Model": config.model.name,
             # AUTOMATIC1111's keys for img2img and inpainting (it blurs masks; ourvidz uses them as given).
             "Denoising strength": config.inputs.strength if config.inputs else None,

@@ -33,6 +33,8 @@ class GenRequest:
     refs: tuple[Any, ...] = ()  # PIL at their own size: subject references
     companion: Any = None  # the loaded VACE transformer, for a job with reference frames
     vace_flow_shift: float | None = None
+    sampler: str | None = None  # a name from the family's sampler table; None: the pipeline's own scheduler
+    shift: float | None = None  # flow shift (Wan)
 
     @classmethod
     def from_config(cls, prompt: str, config: JobConfig, home: Path | None = None) -> GenRequest:
@@ -40,7 +42,8 @@ class GenRequest:
         given = _inputs(config, home) if config.inputs is not None and home is not None else {}
         return cls(prompt=prompt, negative=config.negative, steps=config.steps, width=config.width,
                    height=config.height, frames=config.frames, count=config.count, guidance=config.guidance,
-                   seed=config.seed, vace_flow_shift=config.vace.flow_shift if config.vace else None, **given)
+                   seed=config.seed, vace_flow_shift=config.vace.flow_shift if config.vace else None,
+                   sampler=config.sampler, shift=config.shift, **given)
 
 
 def _inputs(config: JobConfig, home: Path) -> dict[str, Any]:

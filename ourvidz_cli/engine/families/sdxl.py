@@ -11,16 +11,27 @@ from typing import Any
 
 from ourvidz_cli.catalog.job import ModelRef
 from ourvidz_cli.engine.families import diffusers_common as common
+from ourvidz_cli.engine.families import samplers as sampler_tables
 from ourvidz_cli.engine.families.base import DIFFUSERS_ALLOW, DIFFUSERS_IGNORE, at_revision
 from ourvidz_cli.engine.families.request import Generated, GenRequest, StepCallback, step_callback
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
+SAMPLERS = sampler_tables.SDXL
 
 
 def _mode(pipe: Any, req: GenRequest) -> tuple[Any, dict[str, Any], int]:
     """Text-to-image, image-to-image or inpainting: the same loaded components in each pipeline class
-    (`from_pipe` shares them: no second load, no second copy in memory); the steps that will run."""
+    (`from_pipe` shares them: no second load, no second copy in memory), with the job's own sampler when it
+    chose one; the steps that will run."""
+    from ourvidz_cli.engine.families import samplers
+
+    scheduler = samplers.for_job(samplers.SDXL, pipe.scheduler, req.sampler, None)
+    chosen = {"scheduler": scheduler} if scheduler is not None else {}
     if req.image is None:
+        if chosen:
+            from diffusers import AutoPipelineForText2Image
+
+            pipe = common.quiet(AutoPipelineForText2Image.from_pipe(pipe, **chosen))
         return pipe, {"width": req.width, "height": req.height}, req.steps
     from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
 
@@ -28,10 +39,10 @@ def _mode(pipe: Any, req: GenRequest) -> tuple[Any, dict[str, Any], int]:
     steps_run = max(1, min(int(req.steps * req.strength), req.steps))
     if req.mask is None:
         extra = {"image": req.image, "strength": req.strength}
-        return common.quiet(AutoPipelineForImage2Image.from_pipe(pipe)), extra, steps_run
+        return common.quiet(AutoPipelineForImage2Image.from_pipe(pipe, **chosen)), extra, steps_run
     extra = {"image": req.image, "mask_image": req.mask, "strength": req.strength, "width": req.width,
              "height": req.height}
-    return common.quiet(AutoPipelineForInpainting.from_pipe(pipe)), extra, steps_run
+    return common.quiet(AutoPipelineForInpainting.from_pipe(pipe, **chosen)), extra, steps_run
 
 
 class Sdxl:
@@ -43,6 +54,7 @@ class Sdxl:
     ram_component = None
     # What a job may start from, by output: --image (image-to-image) and --mask (inpainting).
     inputs = {"png": ("image", "mask")}
+    samplers = SAMPLERS  # --sampler: AUTOMATIC1111's names
 
     def load(self, model: ModelRef, device: str, dtype: Any, mode: str = "full", compile_: bool = False) -> Any:
         import torch
@@ -88,7 +100,7 @@ class Sdxl:
                 callback_on_step_end=step_callback(on_step, steps_run),
                 **extra,
             )
-        return Generated(sampler=type(pipe.scheduler).__name__, images=list(out.images))
+        return Generated(sampler=req.sampler or type(run.scheduler).__name__, images=list(out.images))
 
     def low_memory(self, pipe: Any, device: str) -> list[str]:
         return common.low_memory(pipe, device)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ourvidz_cli.catalog.job import ModelRef
 from ourvidz_cli.engine.families import diffusers_common as common
+from ourvidz_cli.engine.families import samplers as sampler_tables
 from ourvidz_cli.engine.families.base import DIFFUSERS_ALLOW, DIFFUSERS_IGNORE, at_revision
 from ourvidz_cli.engine.families.request import Generated, GenRequest, StepCallback, step_callback
 
@@ -33,6 +34,7 @@ class Wan:
     ram_component = "text_encoder"
     # Image types: --image as a one-frame clip; video types: --video, or reference frames through VACE.
     inputs = {"png": ("image",), "mp4": ("video", "first_frame", "last_frame", "refs")}
+    samplers = sampler_tables.WAN  # --sampler unipc|dpm++|euler, --shift
 
     def load(self, model: ModelRef, device: str, dtype: Any, mode: str = "full", compile_: bool = False) -> Any:
         import torch
@@ -88,7 +90,7 @@ class Wan:
                 **extra,
             )
         clips = [(np.clip(np.asarray(v), 0.0, 1.0) * 255).round().astype(np.uint8) for v in out.frames]
-        sampler = type(run.scheduler).__name__
+        sampler = req.sampler or type(run.scheduler).__name__
         if clips and clips[0].shape[0] == 1:
             from PIL import Image
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ourvidz_cli.engine.families import diffusers_common as common
+from ourvidz_cli.engine.families import samplers
 from ourvidz_cli.engine.families.request import GenRequest
 
 GRAY = (128, 128, 128)  # VACE's "nothing known here" frame, as in diffusers' and Wan's own examples
@@ -21,6 +22,8 @@ def pick(pipe: Any, req: GenRequest) -> tuple[Any, dict[str, Any], int]:
     """The pipeline to call, its mode's own arguments, and the denoising steps that will run."""
     if req.first_frame is not None or req.last_frame is not None or req.refs:
         return _vace(pipe, req), _frames_in(req), req.steps
+    scheduler = samplers.for_job(samplers.WAN, pipe.scheduler, req.sampler, req.shift)
+    chosen = {"scheduler": scheduler} if scheduler is not None else {}
     if req.video is not None or req.image is not None:
         from diffusers import WanVideoToVideoPipeline
 
@@ -28,7 +31,9 @@ def pick(pipe: Any, req: GenRequest) -> tuple[Any, dict[str, Any], int]:
         # diffusers runs int(steps x strength) of the schedule.
         steps_run = max(1, min(int(req.steps * req.strength), req.steps))
         extra = {"video": clip, "strength": req.strength, "width": req.width, "height": req.height}
-        return common.quiet(WanVideoToVideoPipeline.from_pipe(pipe)), extra, steps_run
+        return common.quiet(WanVideoToVideoPipeline.from_pipe(pipe, **chosen)), extra, steps_run
+    if chosen:
+        pipe = common.quiet(type(pipe).from_pipe(pipe, **chosen))
     return pipe, {"width": req.width, "height": req.height, "num_frames": req.frames or 1}, req.steps
 
 
@@ -37,9 +42,9 @@ def _vace(pipe: Any, req: GenRequest) -> Any:
 
     if req.companion is None:
         raise ValueError("reference frames need the VACE transformer, which was not loaded")
-    scheduler = pipe.scheduler
-    if req.vace_flow_shift is not None:
-        scheduler = type(scheduler).from_config(scheduler.config, flow_shift=req.vace_flow_shift)
+    # The job's sampler and shift first; else VACE's own flow shift from the catalog.
+    shift = req.shift if req.shift is not None else req.vace_flow_shift
+    scheduler = samplers.for_job(samplers.WAN, pipe.scheduler, req.sampler, shift) or pipe.scheduler
     return common.quiet(WanVACEPipeline(tokenizer=pipe.tokenizer, text_encoder=pipe.text_encoder, vae=pipe.vae,
                                         scheduler=scheduler, transformer=req.companion))
 
