@@ -22,7 +22,7 @@ from ourvidz_cli.errors import UsageError
 
 OVERRIDES = ("steps", "size", "frames", "seed", "negative", "count", "guidance", "priority", "max_attempts", "enhance",
              "image", "strength", "fit", "mask", "invert_mask", "video", "first_frame", "last_frame", "refs",
-             "sampler", "shift")
+             "sampler", "shift", "model")
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,21 @@ def _enhancement(catalog: Catalog, jt: JobType, over: dict[str, Any]) -> tuple[M
     return catalog.models[name], spec
 
 
+def _pick_model(catalog: Catalog, jt: JobType, over: dict[str, Any]) -> Model:
+    """The job type's model, or another checkpoint of the same family (`--model NAME`)."""
+    own = catalog.models[jt.model]
+    name = str(over.get("model") or jt.model)
+    if name not in catalog.models:
+        same = [m.name for m in catalog.models.values() if m.kind == own.kind]
+        raise UsageError(f"--model {name}: no such model in the catalog; {jt.name} takes: {', '.join(same)} "
+                         "(see 'ourvidz models list')")
+    model = catalog.models[name]
+    if model.kind != own.kind:
+        raise UsageError(f"--model {name} is a {model.kind} model; {jt.name} runs {own.kind} models "
+                         f"({', '.join(m.name for m in catalog.models.values() if m.kind == own.kind)})")
+    return model
+
+
 def _check_present(catalog: Catalog, models: list[Model]) -> None:
     for m in models:
         reason = m.missing_reason()
@@ -201,7 +216,7 @@ def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[s
     if unknown:
         raise UsageError(f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(OVERRIDES)}")
     text = "" if empty_prompt and not str(prompt or "").strip() else check_prompt(prompt)
-    model = catalog.models[jt.model]
+    model = _pick_model(catalog, jt, over)
     steps = _bounded_int("steps", over.get("steps", jt.steps))
     count = _bounded_int("count", over.get("count", jt.count))
     priority = _bounded_int("priority", over.get("priority", jt.priority))

@@ -24,6 +24,7 @@ from ourvidz_cli.cli.options import (
     JsonOpt,
     LastFrameOpt,
     MaskOpt,
+    ModelOpt,
     NegOpt,
     NoWorkerOpt,
     RefImageOpt,
@@ -54,6 +55,7 @@ def generate(
     negative: NegOpt = None,
     count: CountOpt = None,
     guidance: GuidanceOpt = None,
+    model: ModelOpt = None,
     sampler: SamplerOpt = None,
     shift: ShiftOpt = None,
     enhance: EnhanceOpt = False,
@@ -85,7 +87,7 @@ def generate(
     images = ImageOptions(image, strength, mask, invert_mask, fit, video, first_frame, last_frame, ref_image)
     spec = ws.resolve(job_type, prompt, overrides(steps=steps, size=size, frames=frames, seed=seed,
                                                   negative=negative, count=count, guidance=guidance,
-                                                  sampler=sampler, shift=shift,
+                                                  model=model, sampler=sampler, shift=shift,
                                                   enhance=enhance or None, **images.overrides()))
     images.store(ws.home)
     run_now(ws, spec, RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync), as_json,

@@ -14,6 +14,8 @@ SeedOpt = Annotated[str | None, typer.Option("--seed", help="Random seed (defaul
 NegOpt = Annotated[str | None, typer.Option("--negative", help="Negative prompt.")]
 CountOpt = Annotated[str | None, typer.Option("--count", help="Outputs per job.")]
 GuidanceOpt = Annotated[str | None, typer.Option("--guidance", help="Classifier-free guidance scale.")]
+ModelOpt = Annotated[str | None, typer.Option(
+    "--model", help="Another catalog model (checkpoint) of the job type's family; see 'ourvidz models list'.")]
 SamplerOpt = Annotated[str | None, typer.Option(
     "--sampler", help="SDXL: an AUTOMATIC1111 name (\"DPM++ 2M Karras\"); Wan: unipc, dpm++, euler. See "
                       "'ourvidz samplers'.")]

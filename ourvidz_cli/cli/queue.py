@@ -27,6 +27,7 @@ from ourvidz_cli.cli.options import (
     JsonOpt,
     LastFrameOpt,
     MaskOpt,
+    ModelOpt,
     NegOpt,
     PriorityOpt,
     RefImageOpt,
@@ -63,6 +64,7 @@ def queue_add(
     negative: NegOpt = None,
     count: CountOpt = None,
     guidance: GuidanceOpt = None,
+    model: ModelOpt = None,
     sampler: SamplerOpt = None,
     shift: ShiftOpt = None,
     priority: PriorityOpt = None,
@@ -89,8 +91,8 @@ def queue_add(
         raise UsageError("input files (--image, --video, --first-frame, ...) go with one TYPE PROMPT on this machine's "
                          "queue; a job file names them per line")
     opts = overrides(steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count,
-                     guidance=guidance, sampler=sampler, shift=shift, priority=priority, enhance=enhance or None,
-                     **images.overrides())
+                     guidance=guidance, model=model, sampler=sampler, shift=shift, priority=priority,
+                     enhance=enhance or None, **images.overrides())
     _check_what(job_type, prompt, file, ab, url)
     if url is not None:
         remote.add(ws, url, job_type, prompt, file, opts, as_json)

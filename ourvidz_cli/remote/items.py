@@ -36,8 +36,8 @@ _CONFIG_KEYS = {"steps": "steps", "num_inference_steps": "steps", "sample_steps"
                 "guidance": "guidance", "guidance_scale": "guidance", "sample_guide_scale": "guidance",
                 "seed": "seed", "negative_prompt": "negative", "negative": "negative", "enhance": "enhance",
                 "priority": "priority", "max_attempts": "max_attempts", "sampler": "sampler",
-                "sample_solver": "sampler", "shift": "shift", "sample_shift": "shift"}
-_INFORMATIONAL = ("width", "height", "size", "resolution", "model", "bucket", "fps", "output")
+                "sample_solver": "sampler", "shift": "shift", "sample_shift": "shift", "model": "model"}
+_INFORMATIONAL = ("width", "height", "size", "resolution", "bucket", "fps", "output")
 
 
 class NotAJob(Exception):
