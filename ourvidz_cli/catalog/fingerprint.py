@@ -19,6 +19,7 @@ from typing import Any
 
 from ourvidz_cli.catalog.job import JobConfig, Lora, ModelRef
 from ourvidz_cli.catalog.revisions import resolve
+from ourvidz_cli.prompts.weights import has_syntax
 
 # The files whose change means new weights: the index of a diffusers or transformers folder, and the
 # weights themselves (a replaced UNet or LoRA file leaves the index as it was).
@@ -101,6 +102,8 @@ def fingerprint(prompt: str, config: JobConfig, enhanced_prompt: str | None) -> 
         request["inputs"] = c.inputs.to_dict()
     if c.vace:
         request["vace"] = model_identity(c.vace)
+    if c.weighting and (has_syntax(prompt) or has_syntax(c.negative)):  # read as weights, not as text
+        request["weighting"] = True
     if c.sampler is not None or c.shift is not None:  # chosen per job; the model's own scheduler hashes as before
         request["sampler"], request["shift"] = c.sampler, c.shift
     return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()

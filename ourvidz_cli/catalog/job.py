@@ -145,7 +145,7 @@ class ImageInput:
 # The keys JobConfig owns; anything else in a stored config is carried through `extra`.
 _OWN = ("job_type", "model", "enhancer", "enhance", "steps", "width", "height", "frames", "fps", "count",
         "guidance", "negative", "seed", "output", "mime", "bucket", "smoke", "catalog", "inputs", "vace",
-        "sampler", "shift")
+        "sampler", "shift", "weighting")
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,9 @@ class JobConfig:
     vace: ModelRef | None = None  # reference frames: the VACE transformer loaded beside `model`
     sampler: str | None = None  # a name from the family's sampler table; None: the model's own scheduler
     shift: float | None = None  # Wan's flow shift for this job; None: the model's
+    # Prompt weighting syntax is read (prompts.weights); jobs from before it existed read their prompt
+    # literally, so they rerun to the same pixels even with brackets in it.
+    weighting: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -196,7 +199,8 @@ class JobConfig:
         }
         d = {**d, "inputs": self.inputs.to_dict()} if self.inputs else d  # from text: the JSON jobs always had
         d = {**d, "vace": self.vace.to_dict()} if self.vace else d
-        chosen = {"sampler": self.sampler, "shift": self.shift}  # only when chosen: old jobs keep their JSON
+        chosen = {"sampler": self.sampler, "shift": self.shift,  # only when chosen: old jobs keep their JSON
+                  "weighting": self.weighting or None}
         return {**d, **{k: v for k, v in chosen.items() if v is not None}}
 
     @classmethod
@@ -212,6 +216,7 @@ class JobConfig:
             inputs=ImageInput.from_dict(d["inputs"]) if d.get("inputs") else None,
             vace=ModelRef.from_dict(d["vace"]) if d.get("vace") else None,
             sampler=d.get("sampler"), shift=float(d["shift"]) if d.get("shift") is not None else None,
+            weighting=bool(d.get("weighting")),
             extra={k: v for k, v in d.items() if k not in _OWN},
         )
 

@@ -238,7 +238,7 @@ def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[s
         steps=steps, width=width, height=height, frames=frames, fps=model.fps, count=count, guidance=guidance,
         negative=str(over.get("negative", jt.negative)), seed=seed, output=jt.output,
         mime=MIME_BY_OUTPUT[jt.output], bucket=jt.bucket, smoke=catalog.smoke, catalog=str(catalog.path),
-        inputs=inputs, vace=vace, sampler=sampler, shift=shift,
+        inputs=inputs, vace=vace, sampler=sampler, shift=shift, weighting=True,
     )
     return JobSpec(job_type=jt.name, prompt=text, priority=priority, max_attempts=max_attempts, config=config,
                    fingerprint=fingerprint(text, config, None) if "seed" in over else None)

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from ourvidz_cli.engine.families.samplers import SDXL, WAN
-from tests.conftest import Result, spawn
+from tests.conftest import Result, jobs, spawn
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # scipy, under the LMS sampler
 
@@ -118,4 +118,4 @@ def test_bad_samplers_exit_2(cli: Callable[..., Result], home: Path, case: str) 
     for verb in (["generate"], ["queue", "add"]):
         res = cli("--smoke", *verb, args[0], "x", *args[1:])
         assert res.code == 2 and message in res.err and len(res.err.strip().splitlines()) == 1, res.err
-    assert not (home / "ledger.db").exists() or cli("jobs", "list", "--json").json() == []
+    assert jobs(home) == []

@@ -35,6 +35,7 @@ class GenRequest:
     vace_flow_shift: float | None = None
     sampler: str | None = None  # a name from the family's sampler table; None: the pipeline's own scheduler
     shift: float | None = None  # flow shift (Wan)
+    weighting: bool = False  # read the prompt's weighting syntax (jobs from before it: literal text)
 
     @classmethod
     def from_config(cls, prompt: str, config: JobConfig, home: Path | None = None) -> GenRequest:
@@ -43,7 +44,7 @@ class GenRequest:
         return cls(prompt=prompt, negative=config.negative, steps=config.steps, width=config.width,
                    height=config.height, frames=config.frames, count=config.count, guidance=config.guidance,
                    seed=config.seed, vace_flow_shift=config.vace.flow_shift if config.vace else None,
-                   sampler=config.sampler, shift=config.shift, **given)
+                   sampler=config.sampler, shift=config.shift, weighting=config.weighting, **given)
 
 
 def _inputs(config: JobConfig, home: Path) -> dict[str, Any]:

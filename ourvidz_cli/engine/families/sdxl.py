@@ -86,12 +86,13 @@ class Sdxl:
     def generate(self, pipe: Any, req: GenRequest, on_step: StepCallback) -> Generated:
         import torch
 
+        from ourvidz_cli.prompts.sdxl_encode import text_inputs
+
         run, extra, steps_run = _mode(pipe, req)
         generator = torch.Generator("cpu").manual_seed(req.seed)
         with torch.inference_mode():
             out = run(
-                prompt=req.prompt,
-                negative_prompt=req.negative or None,
+                **text_inputs(pipe, req.prompt, req.negative, req.weighting),
                 num_inference_steps=req.steps,
                 guidance_scale=req.guidance,
                 num_images_per_prompt=req.count,

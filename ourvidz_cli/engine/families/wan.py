@@ -23,6 +23,23 @@ def _encoder_on_cpu(pipe: Any) -> bool:
     return bool(getattr(pipe, "_ourvidz_encoder_on_cpu", False))
 
 
+def _unweighted(req: GenRequest) -> GenRequest:
+    """Wan's UMT5 reads 512 tokens, so length needs no chunks; weights are not applied: scaling T5 token
+    embeddings is no convention Wan was trained or tested with, and would change pixels in ways nobody can
+    predict. The syntax is removed (the words stay) and the job log says so."""
+    from dataclasses import replace
+
+    from ourvidz_cli.prompts.weights import has_syntax, stripped
+
+    if not req.weighting or not (has_syntax(req.prompt) or has_syntax(req.negative)):
+        return req
+    import warnings
+
+    warnings.warn("prompt weighting ((word:1.2), [word], BREAK) is not applied on Wan: the syntax was removed "
+                  "and the words kept", stacklevel=2)
+    return replace(req, prompt=stripped(req.prompt), negative=stripped(req.negative))
+
+
 class Wan:
     kind = "wan"
     marker = "model_index.json"
@@ -57,6 +74,7 @@ class Wan:
         return pipe
 
     def _text_inputs(self, pipe: Any, req: GenRequest) -> dict[str, Any]:
+        req = _unweighted(req)
         if not _encoder_on_cpu(pipe):
             return {"prompt": req.prompt, "negative_prompt": req.negative or None}
         import torch
