@@ -81,7 +81,7 @@ class App:
     def resolve(self, job_type: str, prompt: str, overrides: dict[str, Any]) -> JobSpec:
         from ourvidz_cli.catalog.resolve import resolve_job
 
-        return resolve_job(self.catalog, job_type, prompt, overrides)
+        return resolve_job(self.catalog, job_type, prompt, overrides, lora_dir=self.home / "loras")
 
     def enqueue(self, job_type: str, prompt: str, overrides: dict[str, Any]) -> list[int]:
         spec = self.resolve(job_type, prompt, overrides)  # before the ledger opens: bad input writes nothing

@@ -32,6 +32,23 @@ class Lora:
 
 
 @dataclass(frozen=True)
+class AdapterRef:
+    """A LoRA chosen for one job (catalog.loras): loaded as a named adapter beside the model, never fused."""
+
+    name: str
+    path: str
+    weight: float
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "path": self.path, "weight": self.weight, "sha256": self.sha256}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AdapterRef:
+        return cls(str(d["name"]), str(d["path"]), float(d.get("weight", 1.0)), str(d["sha256"]))
+
+
+@dataclass(frozen=True)
 class ModelRef:
     """Which weights to load and how: what the engine keys its warm models on."""
 
@@ -145,7 +162,7 @@ class ImageInput:
 # The keys JobConfig owns; anything else in a stored config is carried through `extra`.
 _OWN = ("job_type", "model", "enhancer", "enhance", "steps", "width", "height", "frames", "fps", "count",
         "guidance", "negative", "seed", "output", "mime", "bucket", "smoke", "catalog", "inputs", "vace",
-        "sampler", "shift", "weighting")
+        "sampler", "shift", "weighting", "adapters")
 
 
 @dataclass(frozen=True)
@@ -177,6 +194,7 @@ class JobConfig:
     # Prompt weighting syntax is read (prompts.weights); jobs from before it existed read their prompt
     # literally, so they rerun to the same pixels even with brackets in it.
     weighting: bool = False
+    adapters: tuple[AdapterRef, ...] = ()  # LoRAs for this job (--lora, <lora:...>), beside the model's fused ones
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -200,7 +218,8 @@ class JobConfig:
         d = {**d, "inputs": self.inputs.to_dict()} if self.inputs else d  # from text: the JSON jobs always had
         d = {**d, "vace": self.vace.to_dict()} if self.vace else d
         chosen = {"sampler": self.sampler, "shift": self.shift,  # only when chosen: old jobs keep their JSON
-                  "weighting": self.weighting or None}
+                  "weighting": self.weighting or None,
+                  "adapters": [a.to_dict() for a in self.adapters] or None}
         return {**d, **{k: v for k, v in chosen.items() if v is not None}}
 
     @classmethod
@@ -217,6 +236,7 @@ class JobConfig:
             vace=ModelRef.from_dict(d["vace"]) if d.get("vace") else None,
             sampler=d.get("sampler"), shift=float(d["shift"]) if d.get("shift") is not None else None,
             weighting=bool(d.get("weighting")),
+            adapters=tuple(AdapterRef.from_dict(a) for a in d.get("adapters") or ()),
             extra={k: v for k, v in d.items() if k not in _OWN},
         )
 

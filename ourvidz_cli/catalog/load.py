@@ -177,9 +177,11 @@ def _build(path: Path, raw: dict[str, Any]) -> Catalog:
     job_types = {name: _job_type(name, spec) for name, spec in _entries(raw, "job_types", path).items()}
     for jt in job_types.values():
         _check_job_type(path, jt, models, buckets, prompts)
+    loras = {name: _lora(path, f"loras.{name}", 0, spec)
+             for name, spec in _entries(raw, "loras", path, required=False).items()}
     return Catalog(path=path, models=models, buckets=buckets, prompts=prompts, job_types=job_types,
                    smoke=bool(raw.get("smoke", False)), max_attempts=int(raw.get("max_attempts", 3)),
-                   enhancer=enhancer)
+                   enhancer=enhancer, loras=loras)
 
 
 def _local(path: Path, raw: str) -> Path:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -133,6 +133,7 @@ class Catalog:
     smoke: bool = False
     max_attempts: int = 3
     enhancer: str | None = None  # the model `--enhance` uses on job types that do not name one
+    loras: dict[str, Lora] = field(default_factory=dict)  # [loras.NAME]: what --lora NAME and <lora:NAME> load
 
     def prompt(self, name: str) -> Prompt:
         return lookup(self.prompts, name, "prompt target", f"the catalog has {', '.join(self.prompts)}")

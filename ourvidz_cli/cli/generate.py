@@ -23,6 +23,7 @@ from ourvidz_cli.cli.options import (
     InvertMaskOpt,
     JsonOpt,
     LastFrameOpt,
+    LoraOpt,
     MaskOpt,
     ModelOpt,
     NegOpt,
@@ -56,6 +57,7 @@ def generate(
     count: CountOpt = None,
     guidance: GuidanceOpt = None,
     model: ModelOpt = None,
+    lora: LoraOpt = None,
     sampler: SamplerOpt = None,
     shift: ShiftOpt = None,
     enhance: EnhanceOpt = False,
@@ -87,7 +89,7 @@ def generate(
     images = ImageOptions(image, strength, mask, invert_mask, fit, video, first_frame, last_frame, ref_image)
     spec = ws.resolve(job_type, prompt, overrides(steps=steps, size=size, frames=frames, seed=seed,
                                                   negative=negative, count=count, guidance=guidance,
-                                                  model=model, sampler=sampler, shift=shift,
+                                                  model=model, lora=lora, sampler=sampler, shift=shift,
                                                   enhance=enhance or None, **images.overrides()))
     images.store(ws.home)
     run_now(ws, spec, RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync), as_json,

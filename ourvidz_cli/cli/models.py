@@ -3,12 +3,13 @@ the smoke set) and its job types."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from ourvidz_cli.cli.options import JsonOpt
-from ourvidz_cli.cli.output import emit_json, err_console, out_console
+from ourvidz_cli.cli.output import emit_json, err_console, out_console, table
 from ourvidz_cli.cli.root import app, sub_app, workspace
 from ourvidz_cli.errors import OurvidzError, UsageError
 
@@ -170,3 +171,25 @@ def samplers(as_json: JsonOpt = False) -> None:
                       ", ".join(f"{k}={v}" for k, v in r["options"].items()) or "-")
     out_console().print(table)
     err_console().print("Wan also takes --shift F, the flow shift (3.0 at 480p, 5.0 at 720p).")
+
+
+@app.command("loras")
+def loras(as_json: JsonOpt = False) -> None:
+    """List the LoRAs --lora NAME and <lora:NAME> find: the catalog's [loras] and <home>/loras/*.safetensors."""
+    from ourvidz_cli.catalog.loras import family_of
+
+    ws = workspace()
+    rows = [{"name": name, "source": lora.source, "where": "catalog", "weight_name": lora.weight_name}
+            for name, lora in ws.catalog.loras.items()]
+    folder = ws.home / "loras"
+    for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+        if path.stem not in ws.catalog.loras:
+            rows.append({"name": path.stem, "source": str(path), "where": "loras folder", "weight_name": None})
+    for row in rows:
+        row["family"] = family_of(Path(row["source"])) if Path(row["source"]).is_file() else None
+    if as_json:
+        emit_json({"folder": str(folder), "loras": rows})
+        return
+    table(("name", "family", "where", "source"), [[r["name"], r["family"] or "?", r["where"], r["source"]]
+                                                  for r in rows])
+    err_console().print(f"put LoRA files in {folder} or name them in models.toml [loras.NAME]")

@@ -14,6 +14,9 @@ SeedOpt = Annotated[str | None, typer.Option("--seed", help="Random seed (defaul
 NegOpt = Annotated[str | None, typer.Option("--negative", help="Negative prompt.")]
 CountOpt = Annotated[str | None, typer.Option("--count", help="Outputs per job.")]
 GuidanceOpt = Annotated[str | None, typer.Option("--guidance", help="Classifier-free guidance scale.")]
+LoraOpt = Annotated[list[str] | None, typer.Option(
+    "--lora", help="NAME[:WEIGHT] or a .safetensors path: a LoRA for this job (repeatable); <lora:NAME:W> in the "
+                   "prompt does the same. See 'ourvidz loras'.")]
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", help="Another catalog model (checkpoint) of the job type's family; see 'ourvidz models list'.")]
 SamplerOpt = Annotated[str | None, typer.Option(

@@ -26,6 +26,7 @@ from ourvidz_cli.cli.options import (
     JobIdArg,
     JsonOpt,
     LastFrameOpt,
+    LoraOpt,
     MaskOpt,
     ModelOpt,
     NegOpt,
@@ -65,6 +66,7 @@ def queue_add(
     count: CountOpt = None,
     guidance: GuidanceOpt = None,
     model: ModelOpt = None,
+    lora: LoraOpt = None,
     sampler: SamplerOpt = None,
     shift: ShiftOpt = None,
     priority: PriorityOpt = None,
@@ -91,7 +93,7 @@ def queue_add(
         raise UsageError("input files (--image, --video, --first-frame, ...) go with one TYPE PROMPT on this machine's "
                          "queue; a job file names them per line")
     opts = overrides(steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count,
-                     guidance=guidance, model=model, sampler=sampler, shift=shift, priority=priority,
+                     guidance=guidance, model=model, lora=lora, sampler=sampler, shift=shift, priority=priority,
                      enhance=enhance or None, **images.overrides())
     _check_what(job_type, prompt, file, ab, url)
     if url is not None:

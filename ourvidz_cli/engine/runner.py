@@ -253,6 +253,8 @@ class Runner:
         request = replace(GenRequest.from_config(prompt, config, self.home), companion=companion)
         result = self._generate_or_fall_back(job_id, config, pipe, request, on_step)
         timings["generate_s"] = time.perf_counter() - t0
+        for note in result.notes:
+            self.log(job_id, note)
         beat.check()
         return prompt, result
 

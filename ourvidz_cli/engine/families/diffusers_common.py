@@ -32,6 +32,40 @@ def fuse_loras(pipe: Any, loras: Sequence[Lora]) -> None:
     pipe.unload_lora_weights()  # the fused weights stay; the separate adapter copies go
 
 
+MAX_ADAPTERS = 8  # LoRAs kept loaded per pipeline; the least recently used beyond that are deleted
+
+
+def apply_adapters(pipe: Any, adapters: Sequence[Any]) -> list[str]:
+    """Make exactly this job's LoRAs active on the loaded pipeline, as named adapters (keyed by content):
+    one already loaded is not loaded again, a job without any runs with them all off, and the least
+    recently used beyond MAX_ADAPTERS are deleted (diffusers #8532: adapters piling up leak memory).
+    Returns what it did, for the job's log."""
+    kept: list[str] = getattr(pipe, "_ourvidz_adapters", [])
+    notes = []
+    for adapter in adapters:
+        key = f"a{adapter.sha256[:16]}"
+        if key in kept:
+            kept.remove(key)
+        else:
+            path = Path(adapter.path)
+            pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=key)
+            notes.append(f"LoRA {adapter.name} loaded as adapter {key} ({path})")
+        kept.append(key)
+    wanted = [f"a{a.sha256[:16]}" for a in adapters]
+    stale = [k for k in kept[:-MAX_ADAPTERS] if k not in wanted] if len(kept) > MAX_ADAPTERS else []
+    if stale:
+        pipe.delete_adapters(stale)
+        notes.append(f"adapters {', '.join(stale)} deleted (more than {MAX_ADAPTERS} kept)")
+        kept = [k for k in kept if k not in stale]
+    pipe._ourvidz_adapters = kept
+    if wanted:
+        pipe.enable_lora()
+        pipe.set_adapters(wanted, adapter_weights=[a.weight for a in adapters])
+    elif kept:
+        pipe.disable_lora()
+    return notes
+
+
 def maybe_compile(pipe: Any, attr: str, enabled: bool) -> None:
     if enabled:
         import torch

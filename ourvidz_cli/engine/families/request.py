@@ -36,15 +36,21 @@ class GenRequest:
     sampler: str | None = None  # a name from the family's sampler table; None: the pipeline's own scheduler
     shift: float | None = None  # flow shift (Wan)
     weighting: bool = False  # read the prompt's weighting syntax (jobs from before it: literal text)
+    adapters: tuple[Any, ...] = ()  # catalog.job.AdapterRef: LoRAs for this job, as named adapters
 
     @classmethod
     def from_config(cls, prompt: str, config: JobConfig, home: Path | None = None) -> GenRequest:
         """`home` holds the job's input files (library.inputs), when it has any."""
         given = _inputs(config, home) if config.inputs is not None and home is not None else {}
+        if config.weighting:  # <lora:...> tags are the job's LoRAs (config.adapters), not words to encode
+            from ourvidz_cli.catalog.loras import strip_tags
+
+            prompt = strip_tags(prompt)
         return cls(prompt=prompt, negative=config.negative, steps=config.steps, width=config.width,
                    height=config.height, frames=config.frames, count=config.count, guidance=config.guidance,
                    seed=config.seed, vace_flow_shift=config.vace.flow_shift if config.vace else None,
-                   sampler=config.sampler, shift=config.shift, weighting=config.weighting, **given)
+                   sampler=config.sampler, shift=config.shift, weighting=config.weighting,
+                   adapters=config.adapters, **given)
 
 
 def _inputs(config: JobConfig, home: Path) -> dict[str, Any]:
@@ -77,6 +83,7 @@ class Generated:
     sampler: str
     images: list[Any] = field(default_factory=list)
     videos: list[Any] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the job's log (which LoRAs were loaded now)
 
 
 def step_callback(on_step: StepCallback, total: int) -> Callable[..., dict[str, Any]]:

@@ -88,6 +88,7 @@ class Sdxl:
 
         from ourvidz_cli.prompts.sdxl_encode import text_inputs
 
+        notes = common.apply_adapters(pipe, req.adapters)
         run, extra, steps_run = _mode(pipe, req)
         generator = torch.Generator("cpu").manual_seed(req.seed)
         with torch.inference_mode():
@@ -101,7 +102,7 @@ class Sdxl:
                 callback_on_step_end=step_callback(on_step, steps_run),
                 **extra,
             )
-        return Generated(sampler=req.sampler or type(run.scheduler).__name__, images=list(out.images))
+        return Generated(sampler=req.sampler or type(run.scheduler).__name__, images=list(out.images), notes=notes)
 
     def low_memory(self, pipe: Any, device: str) -> list[str]:
         return common.low_memory(pipe, device)

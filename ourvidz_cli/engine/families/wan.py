@@ -94,6 +94,7 @@ class Wan:
 
         from ourvidz_cli.engine.families.wan_modes import pick
 
+        notes = common.apply_adapters(pipe, req.adapters)
         run, extra, steps_run = pick(pipe, req)
         generator = torch.Generator("cpu").manual_seed(req.seed)
         with torch.inference_mode():
@@ -112,8 +113,8 @@ class Wan:
         if clips and clips[0].shape[0] == 1:
             from PIL import Image
 
-            return Generated(sampler=sampler, images=[Image.fromarray(clip[0]) for clip in clips])
-        return Generated(sampler=sampler, videos=clips)
+            return Generated(sampler=sampler, images=[Image.fromarray(clip[0]) for clip in clips], notes=notes)
+        return Generated(sampler=sampler, videos=clips, notes=notes)
 
     def low_memory(self, pipe: Any, device: str) -> list[str]:
         return common.low_memory(pipe, device, self.ram_component if _encoder_on_cpu(pipe) else None)
