@@ -4,7 +4,6 @@ and refused clearly when they do not fit."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any

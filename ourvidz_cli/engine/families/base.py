@@ -43,6 +43,13 @@ class Family(Protocol):
         """The loaded pipeline; `mode` is "full" or "<ram_component>_on_cpu"."""
 
 
+class Companion(Family, Protocol):
+    """A family whose model makes nothing alone: another family's pipelines run it (VACE's transformer
+    inside Wan's). `companion_of` names that family."""
+
+    companion_of: str
+
+
 class Generator(Family, Protocol):
     """A family that makes images or videos. `inputs` says, per output ("png", "mp4"), what a job may
     start from: "image", "mask", "video", "first_frame", "last_frame", "refs" (catalog.job_inputs)."""

@@ -25,6 +25,7 @@ class WanVace:
     fp32_components: tuple[str, ...] = ()
     ram_component = None
     weights_subfolder = SUBFOLDER  # what the memory estimate counts
+    companion_of = "wan"  # makes nothing alone: the Wan family runs it (families.wan_modes)
 
     def load(self, model: ModelRef, device: str, dtype: Any, mode: str = "full", compile_: bool = False) -> Any:
         from diffusers import WanVACETransformer3DModel
