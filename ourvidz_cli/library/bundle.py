@@ -111,7 +111,7 @@ def write(dest: Path, job: dict[str, Any], assets: list[dict[str, Any]], home: P
 # Only the layout `write` makes: a bundle is untrusted input (absolute names or `..` once made the
 # comparison read the rerun's own files and report a match it never checked).
 _OUTPUT_NAME = re.compile(r"outputs/[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.(png|mp4)")
-_INPUT_NAME = re.compile(r"inputs/[0-9a-f]{64}\.(png|jpg|webp|bmp|gif|tif)")
+_INPUT_NAME = re.compile(r"inputs/[0-9a-f]{64}\.(png|jpg|webp|bmp|gif|tif|mp4|webm|mov|mkv|avi|m4v)")
 MAX_MANIFEST_BYTES = 10 * 2**20
 MAX_OUTPUT_BYTES = 4 * 2**30
 MAX_RATIO = 50  # `write` stores PNG and MP4 uncompressed; a member that inflates far past its size is a bomb

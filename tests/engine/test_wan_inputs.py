@@ -154,3 +154,17 @@ def test_the_plan_counts_the_vace_load(cli: Callable[..., Result], frames_in: di
     assert cli("--smoke", "queue", "add", *base, "--first-frame", str(frames_in["first"])).code == 0
     plan = cli("--smoke", "queue", "plan", "--json", "--device", "cpu", "--vram-budget", "8GB").json()
     assert [s["loads"] for s in plan["steps"]] == [["wan"], ["wan_vace"]] and plan["model_loads"] == 2
+
+
+def test_a_video_to_video_bundle_carries_its_clip(cli: Callable[..., Result], home: Path, tmp_path: Path) -> None:
+    """A bundle's reader once took only picture extensions under inputs/, refusing the clip it carried."""
+    import shutil
+
+    source = _ours(cli, "video_fast", "--frames", str(FRAMES))["outputs"][0]
+    made = _ours(cli, "video_fast", "--frames", str(FRAMES), "--video", source, "--strength", "0.5")
+    asset = next(a["id"] for a in cli("assets", "list", "--json").json() if a["job_id"] == made["job_id"])
+    assert cli("assets", "bundle", str(asset), "--to", str(tmp_path / "clip.zip")).code == 0
+    shutil.rmtree(home / "inputs")
+    again = cli("--smoke", "rerun", "--bundle", str(tmp_path / "clip.zip"), "--no-worker", "--json")
+    assert again.code == 0, again.err
+    assert again.json()["match"] == "exact" and any(p.suffix == ".mp4" for p in (home / "inputs").iterdir())
