@@ -104,6 +104,8 @@ def fingerprint(prompt: str, config: JobConfig, enhanced_prompt: str | None) -> 
         request["vace"] = model_identity(c.vace)
     if c.weighting and (has_syntax(prompt) or has_syntax(c.negative)):  # read as weights, not as text
         request["weighting"] = True
+    if c.variation_seed is not None:
+        request["variation"] = [c.variation_seed, c.variation_strength]
     if c.adapters:  # each LoRA by its content and weight
         request["adapters"] = [[a.sha256, a.weight] for a in c.adapters]
     if c.sampler is not None or c.shift is not None:  # chosen per job; the model's own scheduler hashes as before

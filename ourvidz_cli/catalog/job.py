@@ -162,7 +162,7 @@ class ImageInput:
 # The keys JobConfig owns; anything else in a stored config is carried through `extra`.
 _OWN = ("job_type", "model", "enhancer", "enhance", "steps", "width", "height", "frames", "fps", "count",
         "guidance", "negative", "seed", "output", "mime", "bucket", "smoke", "catalog", "inputs", "vace",
-        "sampler", "shift", "weighting", "adapters")
+        "sampler", "shift", "weighting", "adapters", "variation_seed", "variation_strength")
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,8 @@ class JobConfig:
     # literally, so they rerun to the same pixels even with brackets in it.
     weighting: bool = False
     adapters: tuple[AdapterRef, ...] = ()  # LoRAs for this job (--lora, <lora:...>), beside the model's fused ones
+    variation_seed: int | None = None  # the starting noise leans towards this seed's (engine.families.variation)
+    variation_strength: float | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -219,7 +221,8 @@ class JobConfig:
         d = {**d, "vace": self.vace.to_dict()} if self.vace else d
         chosen = {"sampler": self.sampler, "shift": self.shift,  # only when chosen: old jobs keep their JSON
                   "weighting": self.weighting or None,
-                  "adapters": [a.to_dict() for a in self.adapters] or None}
+                  "adapters": [a.to_dict() for a in self.adapters] or None,
+                  "variation_seed": self.variation_seed, "variation_strength": self.variation_strength}
         return {**d, **{k: v for k, v in chosen.items() if v is not None}}
 
     @classmethod
@@ -237,6 +240,7 @@ class JobConfig:
             sampler=d.get("sampler"), shift=float(d["shift"]) if d.get("shift") is not None else None,
             weighting=bool(d.get("weighting")),
             adapters=tuple(AdapterRef.from_dict(a) for a in d.get("adapters") or ()),
+            variation_seed=d.get("variation_seed"), variation_strength=d.get("variation_strength"),
             extra={k: v for k, v in d.items() if k not in _OWN},
         )
 

@@ -17,13 +17,13 @@ from ourvidz_cli.catalog.job_inputs import job_inputs
 from ourvidz_cli.catalog.load import check_shape, parse_size
 from ourvidz_cli.catalog.loras import job_loras
 from ourvidz_cli.catalog.revisions import pin_config
-from ourvidz_cli.catalog.sampling import job_sampler
+from ourvidz_cli.catalog.sampling import job_sampler, variation
 from ourvidz_cli.catalog.schema import LIMITS, MAX_PROMPT_CHARS, MAX_SEED, MIME_BY_OUTPUT, Catalog, JobType, Model
 from ourvidz_cli.errors import UsageError
 
 OVERRIDES = ("steps", "size", "frames", "seed", "negative", "count", "guidance", "priority", "max_attempts", "enhance",
              "image", "strength", "fit", "mask", "invert_mask", "video", "first_frame", "last_frame", "refs",
-             "sampler", "shift", "model", "lora")
+             "sampler", "shift", "model", "lora", "variation_seed", "variation_strength")
 
 
 @dataclass(frozen=True)
@@ -243,6 +243,7 @@ def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[s
         negative=str(over.get("negative", jt.negative)), seed=seed, output=jt.output,
         mime=MIME_BY_OUTPUT[jt.output], bucket=jt.bucket, smoke=catalog.smoke, catalog=str(catalog.path),
         inputs=inputs, vace=vace, sampler=sampler, shift=shift, weighting=True, adapters=adapters,
+        **dict(zip(("variation_seed", "variation_strength"), variation(over, inputs is not None), strict=True)),
     )
     return JobSpec(job_type=jt.name, prompt=text, priority=priority, max_attempts=max_attempts, config=config,
                    fingerprint=fingerprint(text, config, None) if "seed" in over else None)

@@ -35,6 +35,26 @@ def check_sampler(kind: str, name: str, where: str) -> str:
     raise UsageError(f"{where}: {said}; {kind} takes: {', '.join(table)} (see 'ourvidz samplers')")
 
 
+def variation(over: dict[str, Any], has_inputs: bool) -> tuple[int | None, float | None]:
+    """--variation-seed S and --variation-strength W (default 0.1: a nudge); text jobs only."""
+    from ourvidz_cli.catalog.resolve import parse_seed
+
+    if "variation_seed" not in over:
+        if "variation_strength" in over:
+            raise UsageError("--variation-strength needs --variation-seed: the seed whose noise to lean towards")
+        return None, None
+    if has_inputs:
+        raise UsageError("--variation-seed shapes the starting noise of a text job; it does not apply with "
+                         "--image, --video or reference frames")
+    try:
+        strength = float(over.get("variation_strength", 0.1))
+    except (TypeError, ValueError):
+        raise UsageError(f"--variation-strength must be a number, got {over.get('variation_strength')!r}") from None
+    if not 0 <= strength <= 1:
+        raise UsageError(f"--variation-strength {strength:g} is outside [0, 1]: 0 is the seed, 1 the variation seed")
+    return parse_seed(over["variation_seed"]), strength
+
+
 def job_sampler(jt: JobType, model: Model, over: dict[str, Any]) -> tuple[str | None, float | None]:
     """(sampler, shift) for one job; None keeps the model's own scheduler and flow shift."""
     name = over.get("sampler") or jt.sampler or model.sampler

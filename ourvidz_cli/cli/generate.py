@@ -36,6 +36,8 @@ from ourvidz_cli.cli.options import (
     StepsOpt,
     StrengthOpt,
     SyncOpt,
+    VariationSeedOpt,
+    VariationStrengthOpt,
     VideoOpt,
     overrides,
 )
@@ -56,10 +58,8 @@ def generate(
     negative: NegOpt = None,
     count: CountOpt = None,
     guidance: GuidanceOpt = None,
-    model: ModelOpt = None,
-    lora: LoraOpt = None,
-    sampler: SamplerOpt = None,
-    shift: ShiftOpt = None,
+    model: ModelOpt = None, lora: LoraOpt = None, sampler: SamplerOpt = None, shift: ShiftOpt = None,
+    variation_seed: VariationSeedOpt = None, variation_strength: VariationStrengthOpt = None,
     enhance: EnhanceOpt = False,
     ab: AbOpt = False,
     image: ImageOpt = None,
@@ -90,6 +90,7 @@ def generate(
     spec = ws.resolve(job_type, prompt, overrides(steps=steps, size=size, frames=frames, seed=seed,
                                                   negative=negative, count=count, guidance=guidance,
                                                   model=model, lora=lora, sampler=sampler, shift=shift,
+                                                  variation_seed=variation_seed, variation_strength=variation_strength,
                                                   enhance=enhance or None, **images.overrides()))
     images.store(ws.home)
     run_now(ws, spec, RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync), as_json,

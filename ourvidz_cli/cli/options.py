@@ -17,6 +17,10 @@ GuidanceOpt = Annotated[str | None, typer.Option("--guidance", help="Classifier-
 LoraOpt = Annotated[list[str] | None, typer.Option(
     "--lora", help="NAME[:WEIGHT] or a .safetensors path: a LoRA for this job (repeatable); <lora:NAME:W> in the "
                    "prompt does the same. See 'ourvidz loras'.")]
+VariationSeedOpt = Annotated[str | None, typer.Option(
+    "--variation-seed", help="Lean the starting noise towards this seed's (AUTOMATIC1111's variation seed).")]
+VariationStrengthOpt = Annotated[str | None, typer.Option(
+    "--variation-strength", help="0..1 with --variation-seed: 0 is --seed's noise, 1 the variation seed's (0.1).")]
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", help="Another catalog model (checkpoint) of the job type's family; see 'ourvidz models list'.")]
 SamplerOpt = Annotated[str | None, typer.Option(

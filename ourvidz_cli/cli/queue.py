@@ -39,6 +39,8 @@ from ourvidz_cli.cli.options import (
     StepsOpt,
     StrengthOpt,
     SyncOpt,
+    VariationSeedOpt,
+    VariationStrengthOpt,
     VideoOpt,
     overrides,
 )
@@ -65,10 +67,8 @@ def queue_add(
     negative: NegOpt = None,
     count: CountOpt = None,
     guidance: GuidanceOpt = None,
-    model: ModelOpt = None,
-    lora: LoraOpt = None,
-    sampler: SamplerOpt = None,
-    shift: ShiftOpt = None,
+    model: ModelOpt = None, lora: LoraOpt = None, sampler: SamplerOpt = None, shift: ShiftOpt = None,
+    variation_seed: VariationSeedOpt = None, variation_strength: VariationStrengthOpt = None,
     priority: PriorityOpt = None,
     enhance: EnhanceOpt = False,
     ab: AbOpt = False,
@@ -93,7 +93,8 @@ def queue_add(
         raise UsageError("input files (--image, --video, --first-frame, ...) go with one TYPE PROMPT on this machine's "
                          "queue; a job file names them per line")
     opts = overrides(steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count,
-                     guidance=guidance, model=model, lora=lora, sampler=sampler, shift=shift, priority=priority,
+                     guidance=guidance, model=model, lora=lora, sampler=sampler, shift=shift,
+                     variation_seed=variation_seed, variation_strength=variation_strength, priority=priority,
                      enhance=enhance or None, **images.overrides())
     _check_what(job_type, prompt, file, ab, url)
     if url is not None:

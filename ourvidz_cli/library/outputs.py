@@ -139,6 +139,7 @@ def _png_text(job: dict[str, Any], prompt: str, sampler: str, idx: int) -> dict[
             # AUTOMATIC1111's keys for img2img and inpainting (it blurs masks; ourvidz uses them as given).
             "Denoising strength": config.inputs.strength if config.inputs else None,
             "Mask blur": 0 if config.inputs and config.inputs.mask else None,
+            "Variation seed": config.variation_seed, "Variation seed strength": config.variation_strength,
             "Job type": job["type"], "Version": f"ourvidz {__version__}",
         }),
         "ourvidz": json.dumps(record | {"index": idx}, sort_keys=True),

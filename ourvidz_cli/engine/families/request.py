@@ -37,6 +37,8 @@ class GenRequest:
     shift: float | None = None  # flow shift (Wan)
     weighting: bool = False  # read the prompt's weighting syntax (jobs from before it: literal text)
     adapters: tuple[Any, ...] = ()  # catalog.job.AdapterRef: LoRAs for this job, as named adapters
+    variation_seed: int | None = None
+    variation_strength: float = 0.0
 
     @classmethod
     def from_config(cls, prompt: str, config: JobConfig, home: Path | None = None) -> GenRequest:
@@ -50,7 +52,8 @@ class GenRequest:
                    height=config.height, frames=config.frames, count=config.count, guidance=config.guidance,
                    seed=config.seed, vace_flow_shift=config.vace.flow_shift if config.vace else None,
                    sampler=config.sampler, shift=config.shift, weighting=config.weighting,
-                   adapters=config.adapters, **given)
+                   adapters=config.adapters, variation_seed=config.variation_seed,
+                   variation_strength=config.variation_strength or 0.0, **given)
 
 
 def _inputs(config: JobConfig, home: Path) -> dict[str, Any]:

@@ -45,6 +45,17 @@ def _mode(pipe: Any, req: GenRequest) -> tuple[Any, dict[str, Any], int]:
     return common.quiet(AutoPipelineForInpainting.from_pipe(pipe, **chosen)), extra, steps_run
 
 
+def _variation(pipe: Any, req: GenRequest) -> tuple[Any, Any]:
+    """The starting noise for a variation seed, shaped and typed as SDXL's own prepare_latents makes it."""
+    from ourvidz_cli.engine.families.variation import start_noise
+
+    scale = pipe.vae_scale_factor
+    shape = (req.count, pipe.unet.config.in_channels, req.height // scale, req.width // scale)
+    dtype = (pipe.text_encoder_2 or pipe.unet).dtype
+    return start_noise(shape, req.seed, req.variation_seed or 0, req.variation_strength, pipe._execution_device,
+                       dtype)
+
+
 class Sdxl:
     kind = "sdxl"
     marker = "model_index.json"
@@ -91,6 +102,8 @@ class Sdxl:
         notes = common.apply_adapters(pipe, req.adapters)
         run, extra, steps_run = _mode(pipe, req)
         generator = torch.Generator("cpu").manual_seed(req.seed)
+        if req.variation_seed is not None:
+            extra["latents"], generator = _variation(pipe, req)
         with torch.inference_mode():
             out = run(
                 **text_inputs(pipe, req.prompt, req.negative, req.weighting),

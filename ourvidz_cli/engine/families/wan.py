@@ -40,6 +40,19 @@ def _unweighted(req: GenRequest) -> GenRequest:
     return replace(req, prompt=stripped(req.prompt), negative=stripped(req.negative))
 
 
+def _variation(pipe: Any, req: GenRequest) -> tuple[Any, Any]:
+    """The starting noise for a variation seed, shaped as WanPipeline's prepare_latents makes it (float32)."""
+    import torch
+
+    from ourvidz_cli.engine.families.variation import start_noise
+
+    frames = (max(req.frames or 1, 1) - 1) // pipe.vae_scale_factor_temporal + 1
+    scale = pipe.vae_scale_factor_spatial
+    shape = (req.count, pipe.transformer.config.in_channels, frames, req.height // scale, req.width // scale)
+    device = getattr(pipe, "_offload_device", None) or pipe.transformer.device
+    return start_noise(shape, req.seed, req.variation_seed or 0, req.variation_strength, device, torch.float32)
+
+
 class Wan:
     kind = "wan"
     marker = "model_index.json"
@@ -97,6 +110,8 @@ class Wan:
         notes = common.apply_adapters(pipe, req.adapters)
         run, extra, steps_run = pick(pipe, req)
         generator = torch.Generator("cpu").manual_seed(req.seed)
+        if req.variation_seed is not None:
+            extra["latents"], generator = _variation(pipe, req)
         with torch.inference_mode():
             out = run(
                 **self._text_inputs(pipe, req),
