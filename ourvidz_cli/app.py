@@ -81,11 +81,19 @@ class App:
     def resolve(self, job_type: str, prompt: str, overrides: dict[str, Any]) -> JobSpec:
         from ourvidz_cli.catalog.resolve import resolve_job
 
-        return resolve_job(self.catalog, job_type, prompt, overrides, lora_dir=self.home / "loras")
+        return resolve_job(self.catalog, job_type, prompt, overrides, home=self.home)
 
     def enqueue(self, job_type: str, prompt: str, overrides: dict[str, Any]) -> list[int]:
         spec = self.resolve(job_type, prompt, overrides)  # before the ledger opens: bad input writes nothing
         return self.ledger.queue.add([spec])
+
+    def enqueue_combinations(self, job_type: str, prompt: str, overrides: dict[str, Any]) -> list[int]:
+        """Every expansion of a template's {a|b} and __wildcards__ as its own job (at most 1,000)."""
+        from ourvidz_cli.prompts.wildcards import Expander
+
+        every = Expander(self.home / "wildcards").every(prompt, 1000)
+        specs = [self.resolve(job_type, text, {**overrides, "template": prompt}) for text in every]
+        return self.ledger.queue.add(specs)
 
     def enqueue_pair(self, job_type: str, prompt: str, overrides: dict[str, Any]) -> list[int]:
         """An enhanced job and its raw-prompt twin (--ab), queued together."""

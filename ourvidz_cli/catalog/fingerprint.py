@@ -104,6 +104,8 @@ def fingerprint(prompt: str, config: JobConfig, enhanced_prompt: str | None) -> 
         request["vace"] = model_identity(c.vace)
     if c.weighting and (has_syntax(prompt) or has_syntax(c.negative)):  # read as weights, not as text
         request["weighting"] = True
+    if c.per_image:  # each image's own words
+        request["per_image"] = list(c.per_image)
     if c.variation_seed is not None:
         request["variation"] = [c.variation_seed, c.variation_strength]
     if c.adapters:  # each LoRA by its content and weight

@@ -162,7 +162,8 @@ class ImageInput:
 # The keys JobConfig owns; anything else in a stored config is carried through `extra`.
 _OWN = ("job_type", "model", "enhancer", "enhance", "steps", "width", "height", "frames", "fps", "count",
         "guidance", "negative", "seed", "output", "mime", "bucket", "smoke", "catalog", "inputs", "vace",
-        "sampler", "shift", "weighting", "adapters", "variation_seed", "variation_strength")
+        "sampler", "shift", "weighting", "adapters", "variation_seed", "variation_strength", "template",
+        "per_image")
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,8 @@ class JobConfig:
     adapters: tuple[AdapterRef, ...] = ()  # LoRAs for this job (--lora, <lora:...>), beside the model's fused ones
     variation_seed: int | None = None  # the starting noise leans towards this seed's (engine.families.variation)
     variation_strength: float | None = None
+    template: str | None = None  # the prompt as written, when it held {a|b} or __wildcards__ (prompts.wildcards)
+    per_image: tuple[str, ...] = ()  # each image's own expansion of the template (SDXL batches, --per-image)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -222,7 +225,8 @@ class JobConfig:
         chosen = {"sampler": self.sampler, "shift": self.shift,  # only when chosen: old jobs keep their JSON
                   "weighting": self.weighting or None,
                   "adapters": [a.to_dict() for a in self.adapters] or None,
-                  "variation_seed": self.variation_seed, "variation_strength": self.variation_strength}
+                  "variation_seed": self.variation_seed, "variation_strength": self.variation_strength,
+                  "template": self.template, "per_image": list(self.per_image) or None}
         return {**d, **{k: v for k, v in chosen.items() if v is not None}}
 
     @classmethod
@@ -241,6 +245,7 @@ class JobConfig:
             weighting=bool(d.get("weighting")),
             adapters=tuple(AdapterRef.from_dict(a) for a in d.get("adapters") or ()),
             variation_seed=d.get("variation_seed"), variation_strength=d.get("variation_strength"),
+            template=d.get("template"), per_image=tuple(d.get("per_image") or ()),
             extra={k: v for k, v in d.items() if k not in _OWN},
         )
 

@@ -13,17 +13,15 @@ from typing import Any
 
 from ourvidz_cli.catalog.fingerprint import fingerprint
 from ourvidz_cli.catalog.job import EnhanceSpec, JobConfig, ModelRef
-from ourvidz_cli.catalog.job_inputs import job_inputs
+from ourvidz_cli.catalog.job_extras import expand_prompt, extras
 from ourvidz_cli.catalog.load import check_shape, parse_size
-from ourvidz_cli.catalog.loras import job_loras
 from ourvidz_cli.catalog.revisions import pin_config
-from ourvidz_cli.catalog.sampling import job_sampler, variation
 from ourvidz_cli.catalog.schema import LIMITS, MAX_PROMPT_CHARS, MAX_SEED, MIME_BY_OUTPUT, Catalog, JobType, Model
 from ourvidz_cli.errors import UsageError
 
 OVERRIDES = ("steps", "size", "frames", "seed", "negative", "count", "guidance", "priority", "max_attempts", "enhance",
              "image", "strength", "fit", "mask", "invert_mask", "video", "first_frame", "last_frame", "refs",
-             "sampler", "shift", "model", "lora", "variation_seed", "variation_strength")
+             "sampler", "shift", "model", "lora", "variation_seed", "variation_strength", "per_image", "template")
 
 
 @dataclass(frozen=True)
@@ -208,9 +206,10 @@ def _check_present(catalog: Catalog, models: list[Model]) -> None:
 
 
 def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[str, Any] | None = None,
-                empty_prompt: bool = False, lora_dir: Path | None = None) -> JobSpec:
+                empty_prompt: bool = False, home: Path | None = None) -> JobSpec:
     """Apply per-job overrides to a job type's defaults, validating every value. `empty_prompt`: the
-    shared queue's exact-copy mode, which may send none; `lora_dir`: the data home's loras/ folder."""
+    shared queue's exact-copy mode, which may send none; `home`: the data home (its loras/ and
+    wildcards/ folders)."""
     jt = catalog.job_type(str(type_name))
     over = {k: v for k, v in (overrides or {}).items() if v is not None}
     unknown = sorted(set(over) - set(OVERRIDES))
@@ -230,20 +229,17 @@ def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[s
     seed = parse_seed(over["seed"]) if "seed" in over else secrets.randbelow(MAX_SEED + 1)
     width, height, frames = _shape(jt, model, over)
     enhancer, enhance = _enhancement(catalog, jt, over)
-    sampler, shift = job_sampler(jt, model, over)
-    specs = over.get("lora") or []
-    adapters = job_loras(text, [specs] if isinstance(specs, str) else list(specs), model.kind, catalog.loras,
-                         lora_dir)
-    inputs, vace = job_inputs(catalog, jt, model, over, _as_bool("invert_mask", over.get("invert_mask", False)),
-                               steps)
+    text, template = expand_prompt(text, seed, count, over, home / "wildcards" if home else None)
+    more = extras(catalog, jt, model, over, text, steps, _as_bool("invert_mask", over.get("invert_mask", False)),
+                  home / "loras" if home else None)
+    vace = more["vace"]
     _check_present(catalog, [model] + ([enhancer] if enhancer else []) + ([catalog.models[vace.name]] if vace else []))
     config = JobConfig(
         job_type=jt.name, model=model.as_ref(), enhancer=enhancer.as_ref() if enhancer else None, enhance=enhance,
         steps=steps, width=width, height=height, frames=frames, fps=model.fps, count=count, guidance=guidance,
         negative=str(over.get("negative", jt.negative)), seed=seed, output=jt.output,
         mime=MIME_BY_OUTPUT[jt.output], bucket=jt.bucket, smoke=catalog.smoke, catalog=str(catalog.path),
-        inputs=inputs, vace=vace, sampler=sampler, shift=shift, weighting=True, adapters=adapters,
-        **dict(zip(("variation_seed", "variation_strength"), variation(over, inputs is not None), strict=True)),
+        weighting=True, **more, **template,
     )
     return JobSpec(job_type=jt.name, prompt=text, priority=priority, max_attempts=max_attempts, config=config,
                    fingerprint=fingerprint(text, config, None) if "seed" in over else None)

@@ -28,6 +28,7 @@ from ourvidz_cli.cli.options import (
     ModelOpt,
     NegOpt,
     NoWorkerOpt,
+    PerImageOpt,
     RefImageOpt,
     SamplerOpt,
     SeedOpt,
@@ -60,6 +61,7 @@ def generate(
     guidance: GuidanceOpt = None,
     model: ModelOpt = None, lora: LoraOpt = None, sampler: SamplerOpt = None, shift: ShiftOpt = None,
     variation_seed: VariationSeedOpt = None, variation_strength: VariationStrengthOpt = None,
+    per_image: PerImageOpt = False,
     enhance: EnhanceOpt = False,
     ab: AbOpt = False,
     image: ImageOpt = None,
@@ -91,6 +93,7 @@ def generate(
                                                   negative=negative, count=count, guidance=guidance,
                                                   model=model, lora=lora, sampler=sampler, shift=shift,
                                                   variation_seed=variation_seed, variation_strength=variation_strength,
+                                                  per_image=per_image or None,
                                                   enhance=enhance or None, **images.overrides()))
     images.store(ws.home)
     run_now(ws, spec, RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync), as_json,

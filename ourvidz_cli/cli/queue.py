@@ -30,6 +30,7 @@ from ourvidz_cli.cli.options import (
     MaskOpt,
     ModelOpt,
     NegOpt,
+    PerImageOpt,
     PriorityOpt,
     RefImageOpt,
     SamplerOpt,
@@ -69,6 +70,10 @@ def queue_add(
     guidance: GuidanceOpt = None,
     model: ModelOpt = None, lora: LoraOpt = None, sampler: SamplerOpt = None, shift: ShiftOpt = None,
     variation_seed: VariationSeedOpt = None, variation_strength: VariationStrengthOpt = None,
+    per_image: PerImageOpt = False,
+    combinations: Annotated[bool, typer.Option(
+        "--combinations", help="Queue every expansion of the prompt's {a|b} and __wildcards__ (at most 1,000).")
+    ] = False,
     priority: PriorityOpt = None,
     enhance: EnhanceOpt = False,
     ab: AbOpt = False,
@@ -89,24 +94,29 @@ def queue_add(
 
     ws, url = workspace(), queue_url(queue)
     images = ImageOptions(image, strength, mask, invert_mask, fit, video, first_frame, last_frame, ref_image)
-    if images.prepared and (file is not None or url is not None):
-        raise UsageError("input files (--image, --video, --first-frame, ...) go with one TYPE PROMPT on this machine's "
-                         "queue; a job file names them per line")
     opts = overrides(steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count,
                      guidance=guidance, model=model, lora=lora, sampler=sampler, shift=shift,
-                     variation_seed=variation_seed, variation_strength=variation_strength, priority=priority,
+                     variation_seed=variation_seed, variation_strength=variation_strength,
+                     per_image=per_image or None, priority=priority,
                      enhance=enhance or None, **images.overrides())
-    _check_what(job_type, prompt, file, ab, url)
+    _check_what(job_type, prompt, file, ab, url, bool(images.prepared), combinations)
     if url is not None:
         remote.add(ws, url, job_type, prompt, file, opts, as_json)
         return
     if images.prepared:  # checked first: resolving refuses a flag the job type does not take
         ws.resolve(str(job_type), prompt, opts)
         images.store(ws.home)
-    _add_here(ws, job_type, prompt, file, opts, ab, as_json)
+    _add_here(ws, job_type, prompt, file, opts, "combinations" if combinations else "ab" if ab else None, as_json)
 
 
-def _check_what(job_type: str | None, prompt: str | None, file: Path | None, ab: bool, url: str | None) -> None:
+def _check_what(job_type: str | None, prompt: str | None, file: Path | None, ab: bool, url: str | None,
+                inputs: bool, combinations: bool) -> None:
+    if inputs and (file is not None or url is not None):
+        raise UsageError("input files (--image, --video, --first-frame, ...) go with one TYPE PROMPT on this machine's "
+                         "queue; a job file names them per line")
+    if combinations and (file is not None or ab or url is not None):
+        raise UsageError("--combinations expands one TYPE PROMPT on this machine's queue; not with --file, --ab or "
+                         "--queue")
     if (file is not None and (job_type or prompt)) or (file is None and (job_type is None or prompt is None)):
         raise UsageError("give TYPE and PROMPT, or --file jobs.jsonl (not both)")
     if ab and (file is not None or url is not None):
@@ -114,12 +124,15 @@ def _check_what(job_type: str | None, prompt: str | None, file: Path | None, ab:
                          "--queue")
 
 
-def _add_here(ws: Any, job_type: str | None, prompt: str | None, file: Path | None, opts: dict[str, Any], ab: bool,
-              as_json: bool) -> None:
-    """Into this data home's ledger, waking its idle warm workers."""
+def _add_here(ws: Any, job_type: str | None, prompt: str | None, file: Path | None, opts: dict[str, Any],
+              how: str | None, as_json: bool) -> None:
+    """Into this data home's ledger (`how`: "ab" a pair, "combinations" every expansion), waking its idle
+    warm workers."""
     from ourvidz_cli.warm.handoff import ring_workers
 
-    if ab:
+    if how == "combinations":
+        ids = ws.enqueue_combinations(str(job_type), str(prompt), opts)
+    elif how == "ab":
         ids = ws.enqueue_pair(str(job_type), str(prompt), opts)
     else:
         ids = ws.enqueue_file(file, opts) if file is not None else ws.enqueue(job_type, prompt, opts)

@@ -129,6 +129,7 @@ def _png_text(job: dict[str, Any], prompt: str, sampler: str, idx: int) -> dict[
     import json
 
     config: JobConfig = job["config"]
+    prompt = config.per_image[idx] if idx < len(config.per_image) and prompt == job["prompt"] else prompt
     record = {"job_id": job["id"], "uuid": job["uuid"], "type": job["type"], "prompt": job["prompt"],
               "enhanced_prompt": prompt if prompt != job["prompt"] else None, "negative_prompt": config.negative,
               "config": config.to_dict()}

@@ -74,25 +74,32 @@ def _both(pipe: Any, text: str, length: int) -> tuple[Any, Any]:
     return torch.cat(parts, dim=-1), pooled
 
 
-def encode(pipe: Any, prompt: str, negative: str) -> dict[str, Any]:
-    """The embeddings to hand an SDXL pipeline instead of `prompt` and `negative_prompt`. An empty
-    negative is left out, so the pipeline zeroes it as it does for a plain prompt."""
+def encode(pipe: Any, prompt: str | list[str], negative: str) -> dict[str, Any]:
+    """The embeddings to hand an SDXL pipeline instead of `prompt` and `negative_prompt` (a list: one
+    prompt per image, stacked). An empty negative is left out, so the pipeline zeroes it as it does for a
+    plain prompt."""
+    import torch
+
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     tokenizers = [t for t in (pipe.tokenizer, pipe.tokenizer_2) if t is not None]
-    length = max(len(_chunks(tok, text)) for tok in tokenizers for text in (prompt, negative or ""))
-    embeds, pooled = _both(pipe, prompt, length)
-    out = {"prompt_embeds": embeds, "pooled_prompt_embeds": pooled}
+    length = max(len(_chunks(tok, text)) for tok in tokenizers for text in (*prompts, negative or ""))
+    each = [_both(pipe, p, length) for p in prompts]
+    out = {"prompt_embeds": torch.cat([e for e, _ in each]), "pooled_prompt_embeds": torch.cat([p for _, p in each])}
     if negative:
         neg, neg_pooled = _both(pipe, negative, length)
-        out |= {"negative_prompt_embeds": neg, "negative_pooled_prompt_embeds": neg_pooled}
+        out |= {"negative_prompt_embeds": neg.repeat(len(prompts), 1, 1),
+                "negative_pooled_prompt_embeds": neg_pooled.repeat(len(prompts), 1)}
     return out
 
 
-def text_inputs(pipe: Any, prompt: str, negative: str, weighting: bool = True) -> dict[str, Any]:
-    """What an SDXL job passes for its text: the strings, as before, unless a prompt needs chunks and
-    weights (`(fox:1.0)` is passed as `fox`). Without `weighting` (a job from before it), the strings."""
+def text_inputs(pipe: Any, prompt: str | list[str], negative: str, weighting: bool = True) -> dict[str, Any]:
+    """What an SDXL job passes for its text (a list: one prompt per image): the strings, as before, unless
+    a prompt needs chunks and weights (`(fox:1.0)` is passed as `fox`). Without `weighting` (a job from
+    before it), the strings."""
     if not weighting:
         return {"prompt": prompt, "negative_prompt": negative or None}
-    if not needs_chunks(pipe, prompt) and not needs_chunks(pipe, negative or ""):
-        words = [plain(parse(t)) if has_syntax(t) else t for t in (prompt, negative or "")]
-        return {"prompt": words[0], "negative_prompt": words[1] or None}
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+    if not any(needs_chunks(pipe, t) for t in (*prompts, negative or "")):
+        words = [plain(parse(t)) if has_syntax(t) else t for t in (*prompts, negative or "")]
+        return {"prompt": words[0] if isinstance(prompt, str) else words[:-1], "negative_prompt": words[-1] or None}
     return encode(pipe, prompt, negative)

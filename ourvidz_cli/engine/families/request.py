@@ -39,21 +39,23 @@ class GenRequest:
     adapters: tuple[Any, ...] = ()  # catalog.job.AdapterRef: LoRAs for this job, as named adapters
     variation_seed: int | None = None
     variation_strength: float = 0.0
+    per_image: tuple[str, ...] = ()  # one prompt per image (an SDXL batch's own wildcard picks)
 
     @classmethod
     def from_config(cls, prompt: str, config: JobConfig, home: Path | None = None) -> GenRequest:
         """`home` holds the job's input files (library.inputs), when it has any."""
         given = _inputs(config, home) if config.inputs is not None and home is not None else {}
+        per_image = config.per_image
         if config.weighting:  # <lora:...> tags are the job's LoRAs (config.adapters), not words to encode
             from ourvidz_cli.catalog.loras import strip_tags
 
-            prompt = strip_tags(prompt)
+            prompt, per_image = strip_tags(prompt), tuple(strip_tags(p) for p in per_image)
         return cls(prompt=prompt, negative=config.negative, steps=config.steps, width=config.width,
                    height=config.height, frames=config.frames, count=config.count, guidance=config.guidance,
                    seed=config.seed, vace_flow_shift=config.vace.flow_shift if config.vace else None,
                    sampler=config.sampler, shift=config.shift, weighting=config.weighting,
                    adapters=config.adapters, variation_seed=config.variation_seed,
-                   variation_strength=config.variation_strength or 0.0, **given)
+                   variation_strength=config.variation_strength or 0.0, per_image=per_image, **given)
 
 
 def _inputs(config: JobConfig, home: Path) -> dict[str, Any]:

@@ -106,10 +106,10 @@ class Sdxl:
             extra["latents"], generator = _variation(pipe, req)
         with torch.inference_mode():
             out = run(
-                **text_inputs(pipe, req.prompt, req.negative, req.weighting),
+                **text_inputs(pipe, list(req.per_image) or req.prompt, req.negative, req.weighting),
                 num_inference_steps=req.steps,
                 guidance_scale=req.guidance,
-                num_images_per_prompt=req.count,
+                num_images_per_prompt=1 if req.per_image else req.count,
                 generator=generator,
                 output_type="pil",
                 callback_on_step_end=step_callback(on_step, steps_run),
