@@ -11,7 +11,20 @@ from typing import Annotated
 import typer
 
 from ourvidz_cli import __version__
-from ourvidz_cli.cli import assets, generate, jobs, library, models, projects, prompts, queue, selftest, sync, worker
+from ourvidz_cli.cli import (  # noqa: F401  (grid registers its command on import)
+    assets,
+    generate,
+    grid,
+    jobs,
+    library,
+    models,
+    projects,
+    prompts,
+    queue,
+    selftest,
+    sync,
+    worker,
+)
 from ourvidz_cli.cli.root import State, app
 from ourvidz_cli.errors import OurvidzError, UsageError
 

@@ -3,7 +3,8 @@
 Each group of tables has one store on the shared connection (as simonw/llm gives its logs their own
 store): `jobs` reads jobs, `queue` is the SQLite `JobQueue` (adding, claiming, finishing, canceling),
 `assets` the outputs, `enhancements` the Qwen answer cache, `projects` storyboards, `sync` what went to
-Supabase, `queries` the library's reports, `workers` the warm workers running on this ledger.
+Supabase, `queries` the library's reports, `workers` the warm workers running on this ledger, `grids`
+the grids (`ourvidz grid`) and their contact sheets.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from ourvidz_cli.ledger.assets import AssetFilter, AssetStore
 from ourvidz_cli.ledger.db import Database
 from ourvidz_cli.ledger.enhancements import EnhancementCache
+from ourvidz_cli.ledger.grids import GridStore
 from ourvidz_cli.ledger.jobs import JobStore
 from ourvidz_cli.ledger.projects import ProjectStore
 from ourvidz_cli.ledger.queries import Queries
@@ -38,6 +40,7 @@ class Ledger:
         self.sync = SyncStore(self.db)
         self.queries = Queries(self.db)
         self.workers = WorkerStore(self.db)
+        self.grids = GridStore(self.db)
 
     def replay(self, order_for: Callable[[], ClaimOrder], on_job: OnJob, start: float) -> None:
         """A dry run of the queue in claim order (see `ledger.replay`); nothing is changed."""

@@ -267,6 +267,13 @@ def m014_handed_to(db: sqlite_utils.Database) -> None:
     _add_columns(db, "jobs", {"assigned_to": str})
 
 
+@migration
+def m015_grids(db: sqlite_utils.Database) -> None:
+    # A grid (`ourvidz grid`): its axes and which job each cell is, and the contact sheets made of them.
+    db["grids"].create({"id": int, "created_at": float, "job_type": str, "prompt": str, "definition": str,
+                        "sheets": str}, pk="id")
+
+
 def apply(conn: Any) -> list[str]:
     """Apply every migration not yet recorded on a sqlite3 connection; the caller holds the write lock."""
     import sqlite_utils

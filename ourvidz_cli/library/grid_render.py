@@ -1,0 +1,77 @@
+"""Composing a grid's contact sheets once its cells' jobs are done (library.contact_sheet draws them):
+`outputs/grids/<grid>_<z>.png`, and `.mp4` for a video grid; the paths go into the grid's row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ourvidz_cli.errors import OurvidzError
+
+
+def cell_files(ledger: Any, home: Path, job_id: int) -> list[Path]:
+    """A cell job's output files (a repeat answered by skip repeats: its original's)."""
+    job = ledger.jobs.get(job_id)
+    assets = ledger.assets.for_job(job_id)
+    if not assets and job.get("reused_from"):
+        return cell_files(ledger, home, job["reused_from"])
+    return [home / a["path"] for a in assets]
+
+
+def _pending(ledger: Any, definition: dict[str, Any]) -> list[int]:
+    return [c["job_id"] for c in definition["cells"] if ledger.jobs.get(c["job_id"])["status"] != "completed"]
+
+
+def render(ledger: Any, home: Path, grid_id: int, cell: int = 256, block: bool = False) -> list[str]:
+    from ourvidz_cli.library import contact_sheet as cs
+    from ourvidz_cli.library.outputs import write_png
+
+    definition = ledger.grids.get(grid_id)["definition"]
+    pending = _pending(ledger, definition)
+    if pending:
+        raise OurvidzError(f"grid {grid_id}: {len(pending)} of {len(definition['cells'])} cells are not done (jobs "
+                           f"{', '.join(map(str, pending[:8]))}); run 'ourvidz queue run', then 'ourvidz grid render "
+                           f"{grid_id}'")
+    lay = cs.layout(definition, cell)
+    z_axis = definition["axes"].get("z")
+    paths = []
+    for k, z_value in enumerate(z_axis["values"] if z_axis else [None]):
+        label = f"{z_axis['name']}: {z_value}" if z_axis else ""
+        cells = [c for c in definition["cells"] if c.get("z", 0) == k]
+        sheet = cs.base(definition, lay, label)
+        for c in cells:
+            picture = cs.still(cell_files(ledger, home, c["job_id"]), cell, block)
+            box = lay["cells"][f"{c['x']},{c.get('y', 0)}"]
+            sheet.paste(picture, (box[0] + (cell - picture.width) // 2, box[1] + (cell - picture.height) // 2))
+        path = home / "outputs" / "grids" / f"{grid_id}_{k}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_png(path, sheet, cs.png_chunk(definition, lay, k))
+        paths.append(str(path))
+        if definition.get("output") == "mp4":
+            paths.append(str(_video_sheet(ledger, home, grid_id, k, cells, sheet, lay, cell, definition)))
+    ledger.grids.set_sheets(grid_id, paths)
+    return paths
+
+
+def _video_sheet(ledger: Any, home: Path, grid_id: int, k: int, cells: list[dict[str, Any]], sheet: Any,
+                 lay: dict[str, Any], cell: int, definition: dict[str, Any]) -> Path:
+    """The clips tiled on the labelled sheet, frame by frame (a shorter clip holds its last frame)."""
+    import numpy as np
+    from PIL import Image
+
+    from ourvidz_cli.library import contact_sheet as cs
+    from ourvidz_cli.library.outputs import write_mp4
+
+    clips = {(c["x"], c.get("y", 0)): cs.video_frames(cell_files(ledger, home, c["job_id"])[0]) for c in cells}
+    length = max(len(f) for f in clips.values())
+    frames = np.empty((length, sheet.height, sheet.width, 3), np.uint8)
+    for t in range(length):
+        canvas = sheet.copy()
+        for (i, j), clip in clips.items():
+            picture = cs.fit(Image.fromarray(clip[min(t, len(clip) - 1)]), cell)
+            box = lay["cells"][f"{i},{j}"]
+            canvas.paste(picture, (box[0] + (cell - picture.width) // 2, box[1] + (cell - picture.height) // 2))
+        frames[t] = np.asarray(canvas)
+    path = home / "outputs" / "grids" / f"{grid_id}_{k}.mp4"
+    write_mp4(path, frames, int(definition.get("fps", 16)), {"comment": f"ourvidz grid {grid_id}"})
+    return path
