@@ -10,7 +10,18 @@ from typing import Annotated, Any
 
 import typer
 
-from ourvidz_cli.cli.options import BudgetOpt, CountOpt, DeviceOpt, GuidanceOpt, JsonOpt, NegOpt, SeedOpt, StepsOpt
+from ourvidz_cli.cli.options import (
+    BudgetOpt,
+    CountOpt,
+    DeviceOpt,
+    GuidanceOpt,
+    ImageOpt,
+    JsonOpt,
+    NegOpt,
+    SeedOpt,
+    StepsOpt,
+    StrengthOpt,
+)
 from ourvidz_cli.cli.output import emit_json, err_console
 from ourvidz_cli.cli.root import app, workspace
 from ourvidz_cli.errors import UsageError
@@ -43,7 +54,8 @@ def _definition(job_type: str, prompt: str, axes: list[Any], spec: Any) -> dict[
             "cells": []}
 
 
-def _create(ws: Any, args: dict[str, Any], axes: list[Any], run: bool, flags: Any) -> tuple[int, list[int]]:
+def _create(ws: Any, args: dict[str, Any], axes: list[Any], run: bool, flags: Any,
+            images: Any) -> tuple[int, list[int]]:
     from ourvidz_cli.cli.run import outcome_now
 
     base = {k: v for k, v in args.items() if v is not None and k not in ("job_type", "prompt")}
@@ -51,6 +63,7 @@ def _create(ws: Any, args: dict[str, Any], axes: list[Any], run: bool, flags: An
         base["seed"] = secrets.randbelow(2**32)  # one seed for every cell, as AUTOMATIC1111's grid keeps it
     cells = _cells(ws, args["job_type"], args["prompt"], base, axes)
     definition = _definition(args["job_type"], args["prompt"], axes, cells[0][3])
+    images.store(ws.home)  # every cell resolved: now the picture may be copied in
     if run:  # one model loaded at a time: cells grouped by the model they name
         ordered = sorted(cells, key=lambda c: c[3].config.model.name)
         ids = {id(c): outcome_now(ws, c[3], flags, {}, False, True).job_id for c in ordered}
@@ -71,10 +84,12 @@ def grid(
     cell: Annotated[int, typer.Option("--cell-size", min=16, max=2048, help="A cell's side on the sheet.")] = 256,
     block: Annotated[bool, typer.Option("--block", help="An SDXL batch as a 2x3 block (else its 1st image).")] = False,
     seed: SeedOpt = None, steps: StepsOpt = None, count: CountOpt = None, guidance: GuidanceOpt = None,
-    negative: NegOpt = None, device: DeviceOpt = None, vram_budget: BudgetOpt = None, as_json: JsonOpt = False,
+    negative: NegOpt = None, image: ImageOpt = None, strength: StrengthOpt = None, device: DeviceOpt = None,
+    vram_budget: BudgetOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Every combination of up to three axes as jobs, and a labelled contact sheet of them."""
     from ourvidz_cli.catalog.axes import MAX_CELLS, parse_axis
+    from ourvidz_cli.cli.inputs import ImageOptions
     from ourvidz_cli.cli.run import RunFlags
     from ourvidz_cli.library.grid_render import render
 
@@ -91,9 +106,10 @@ def grid(
     if cells > MAX_CELLS and not yes:
         raise UsageError(f"{cells:,} cells is more than {MAX_CELLS:,}; narrow the axes or add --yes")
     flags = RunFlags(device=device, vram_budget=vram_budget)
+    images = ImageOptions(image, strength)  # a strength axis needs the picture it starts from
     args = {"job_type": what, "prompt": prompt, "seed": seed, "steps": steps, "count": count, "guidance": guidance,
-            "negative": negative}
-    grid_id, job_ids = _create(ws, args, axes, run, flags)
+            "negative": negative, **images.overrides()}
+    grid_id, job_ids = _create(ws, args, axes, run, flags, images)
     sheets = render(ws.ledger, ws.home, grid_id, cell, block) if run else []
     _report(grid_id, job_ids, sheets, as_json)
 

@@ -246,6 +246,20 @@ def _cards(jobs: list[dict[str, Any]], home: Path, out_dir: Path, thumbs: Path) 
     return cards, (n_assets, n_failed)
 
 
+def _grids(ledger: Ledger, out_dir: Path) -> list[str]:
+    """The grids' contact sheets (ourvidz grid), newest first, each linked to its file."""
+    cards = []
+    for found in reversed(ledger.grids.all()):
+        for sheet in found["sheets"]:
+            link = html.escape(_rel(Path(sheet), out_dir))
+            media = (f'<video muted loop controls preload="none" src="{link}"></video>' if sheet.endswith(".mp4")
+                     else f'<a href="{link}"><img loading="lazy" src="{link}" alt="grid {found["id"]}"></a>')
+            cards.append(f'<div class="card grid-sheet" data-prompt="{html.escape(found["prompt"])}">{media}'
+                         f'<div class="prompt">grid {found["id"]}: {html.escape(found["prompt"])}</div></div>')
+    return [f'<section data-bucket="grids"><h2>grids</h2><div class="grid">{"".join(cards)}</div></section>'] \
+        if cards else []
+
+
 def build(ledger: Ledger, home: Path, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     thumbs = out_dir / "thumbs"
@@ -258,6 +272,7 @@ def build(ledger: Ledger, home: Path, out_dir: Path) -> dict[str, Any]:
             sections.append(f'<section data-bucket="{html.escape(bucket)}"><h2>{html.escape(bucket)} '
                             f'<span class="summary">({_plural(len(groups[bucket]), "job")})</span></h2>'
                             f'<div class="grid">{"".join(cards)}</div></section>')
+    sections += _grids(ledger, out_dir)
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

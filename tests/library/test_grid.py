@@ -44,6 +44,21 @@ def test_a_3x3_grid_is_nine_jobs_and_a_labelled_sheet_of_their_pixels(cli: Calla
     assert all(j["reused_from"] for j in jobs(home)[9:]) and len(jobs(home)) == 18
     shown = cli("grid", "show", str(again.json()["grid_id"]), "--json").json()
     assert all(c["status"] == "completed" for c in shown["definition"]["cells"])
+    from ourvidz_cli.ledger import Ledger
+    from ourvidz_cli.library.gallery import build
+
+    page = Path(build(Ledger(home / "ledger.db"), home, home / "gallery")["path"]).read_text()
+    assert 'data-bucket="grids"' in page and "grids/1_0.png" in page
+
+
+def test_a_strength_axis_starts_from_the_given_picture(cli: Callable[..., Result], home: Path,
+                                                       tmp_path: Path) -> None:
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(tmp_path / "red.png")
+    made = cli("--smoke", "grid", "sdxl_image_fast", "a boat", "--x", "strength=0.5,1.0", "--image",
+               str(tmp_path / "red.png"), "--steps", "2", "--count", "1", "--cell-size", "64", "--run", "--json")
+    assert made.code == 0, made.err
+    strengths = sorted(json.loads(j["config"])["inputs"]["strength"] for j in jobs(home))
+    assert strengths == [0.5, 1.0]
 
 
 def test_a_queued_grid_renders_once_its_cells_are_done(cli: Callable[..., Result], home: Path) -> None:
