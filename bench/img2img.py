@@ -63,6 +63,21 @@ def queue(home: Path, image: Path, n: int, steps: int, strength: float) -> None:
                 "--strength", str(strength))
 
 
+def smoke_home(root: Path, name: str) -> Path:
+    """A data home under `root` that uses the smoke models built there once."""
+    home = root / name
+    home.mkdir()
+    (home / "smoke").symlink_to(root / "smoke", target_is_directory=True)
+    return home
+
+
+def alternate(rep: int, home: Path, bare: list[str], times: dict[str, list[float]]) -> None:
+    """The bare script and `queue run` timed as whole processes, their order swapped every rep."""
+    runs = [("bare", bare), ("ours", [sys.executable, "-m", "ourvidz_cli", "--smoke", "queue", "run", "--json"])]
+    for name, cmd in runs[rep % 2:] + runs[:rep % 2]:
+        times[name].append(timed(cmd, home))
+
+
 def timed(cmd: list[str], home: Path) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "OURVIDZ_HOME": str(home)})
@@ -81,27 +96,19 @@ def main() -> None:
     ramp = np.linspace(0, 255, 64, dtype=np.uint8)
     Image.fromarray(np.stack([np.tile(ramp, (64, 1)), np.tile(ramp[:, None], (1, 64)),
                               np.full((64, 64), 90, np.uint8)], axis=2)).save(image)
-    bare: list[float] = []
-    ours: list[float] = []
+    times: dict[str, list[float]] = {"bare": [], "ours": []}
     for rep in range(args.reps):
-        home = root / f"rep{rep}"
-        home.mkdir()
-        (home / "smoke").symlink_to(root / "smoke", target_is_directory=True)
+        home = smoke_home(root, f"rep{rep}")
         queue(home, image, args.jobs, args.steps, 0.5)
         spec = {"model": str(root / "smoke" / "models" / "sdxl"), "image": str(image), "jobs": args.jobs,
                 "steps": args.steps, "strength": 0.5, "out": str(home / "bare")}
-        runs = [("bare", [sys.executable, "-c", BARE, json.dumps(spec)]),
-                ("ours", [sys.executable, "-m", "ourvidz_cli", "--smoke", "queue", "run", "--json"])]
-        for name, cmd in runs[rep % 2:] + runs[:rep % 2]:
-            (bare if name == "bare" else ours).append(timed(cmd, home))
-    b, o = statistics.median(bare), statistics.median(ours)
+        alternate(rep, home, [sys.executable, "-c", BARE, json.dumps(spec)], times)
+    b, o = statistics.median(times["bare"]), statistics.median(times["ours"])
     print(f"{args.jobs} x image-to-image (strength 0.5, {args.steps} steps): bare {b:.2f} s, ourvidz {o:.2f} s, "
           f"ours/bare {o / b:.3f}, {(o - b) / args.jobs * 1000:+.0f} ms/job")
     seconds = {}
     for strength in (0.25, 0.5, 0.75, 1.0):
-        home = root / f"s{strength}"
-        home.mkdir()
-        (home / "smoke").symlink_to(root / "smoke", target_is_directory=True)
+        home = smoke_home(root, f"s{strength}")
         queue(home, image, args.jobs, args.steps, strength)
         ran = json.loads(ourvidz(home, "queue", "run", "--json"))
         ids = [j["job_id"] for j in ran["jobs"]]

@@ -25,7 +25,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.img2img import ourvidz, timed  # noqa: E402
+from bench.img2img import alternate, ourvidz, smoke_home  # noqa: E402
 from ourvidz_cli.engine.smoke import init_smoke  # noqa: E402
 
 BARE = r'''
@@ -65,12 +65,9 @@ def main() -> None:
     first, last = root / "first.png", root / "last.png"
     for path in (first, last):
         Image.fromarray((rng.random((80, 48, 3)) * 255).astype(np.uint8)).save(path)
-    bare: list[float] = []
-    ours: list[float] = []
+    times: dict[str, list[float]] = {"bare": [], "ours": []}
     for rep in range(args.reps):
-        home = root / f"rep{rep}"
-        home.mkdir()
-        (home / "smoke").symlink_to(root / "smoke", target_is_directory=True)
+        home = smoke_home(root, f"rep{rep}")
         for i in range(args.jobs):
             ourvidz(home, "queue", "add", "video_fast", f"the tide, take {i}", "--seed", str(i), "--steps",
                     str(args.steps), "--guidance", "5", "--negative", "", "--first-frame", str(first),
@@ -78,16 +75,11 @@ def main() -> None:
         spec = {"wan": str(root / "smoke" / "models" / "wan"), "vace": str(root / "smoke" / "models" / "wan_vace"),
                 "first": str(first), "last": str(last), "jobs": args.jobs, "steps": args.steps,
                 "out": str(home / "bare")}
-        runs = [("bare", [sys.executable, "-c", BARE, json.dumps(spec)]),
-                ("ours", [sys.executable, "-m", "ourvidz_cli", "--smoke", "queue", "run", "--json"])]
-        for name, cmd in runs[rep % 2:] + runs[:rep % 2]:
-            (bare if name == "bare" else ours).append(timed(cmd, home))
-    b, o = statistics.median(bare), statistics.median(ours)
+        alternate(rep, home, [sys.executable, "-c", BARE, json.dumps(spec)], times)
+    b, o = statistics.median(times["bare"]), statistics.median(times["ours"])
     print(f"{args.jobs} x first+last-frame clip (17 frames, {args.steps} steps): bare {b:.2f} s, ourvidz {o:.2f} s, "
           f"ours/bare {o / b:.3f}, {(o - b) / args.jobs * 1000:+.0f} ms/job")
-    home = root / "loads"
-    home.mkdir()
-    (home / "smoke").symlink_to(root / "smoke", target_is_directory=True)
+    home = smoke_home(root, "loads")
     ourvidz(home, "queue", "add", "video_fast", "the tide", "--seed", "1", "--steps", "1")
     ourvidz(home, "queue", "add", "video_fast", "the tide", "--seed", "1", "--steps", "1", "--first-frame", str(first))
     plan = json.loads(ourvidz(home, "queue", "plan", "--json", "--device", "cpu", "--vram-budget", "8GB"))

@@ -24,7 +24,7 @@ from ourvidz_cli.errors import UsageError
 
 MAX_PIXELS = 8192 * 8192
 FITS = ("letterbox", "crop", "stretch")
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _EXT = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp", "GIF": "gif", "TIFF": "tif", "MPO": "jpg"}
 
 
@@ -42,15 +42,21 @@ class Prepared:
         return f"inputs/{self.sha256}.{self.ext}"
 
 
-def inspect(given: str, role: str = "--image", mask: bool = False, invert: bool = False) -> Prepared:
-    """Check an input file without writing anything; UsageError (exit 2) with what to do."""
-    if _URL.match(given):
-        raise UsageError(f"{role} {given[:80]}: a URL; download the image and give its path")
+def local_file(given: str, role: str, kind: str = "image") -> Path:
+    """The file an input option names: not a URL, there, not a folder; UsageError (exit 2) otherwise."""
+    if URL.match(given):
+        raise UsageError(f"{role} {given[:80]}: a URL; download the {kind} and give its path")
     path = Path(given).expanduser()
     if not path.exists():
         raise UsageError(f"{role} {path}: no such file; check the path")
     if path.is_dir():
-        raise UsageError(f"{role} {path}: a folder, not an image file")
+        raise UsageError(f"{role} {path}: a folder, not {'an' if kind[0] in 'aeiou' else 'a'} {kind} file")
+    return path
+
+
+def inspect(given: str, role: str = "--image", mask: bool = False, invert: bool = False) -> Prepared:
+    """Check an input file without writing anything; UsageError (exit 2) with what to do."""
+    path = local_file(given, role)
     return prepare_bytes(path.read_bytes(), f"{role} {path}", mask, invert)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ourvidz_cli.errors import UsageError
-from ourvidz_cli.library.inputs import _URL, MAX_PIXELS, Prepared, fit_to
+from ourvidz_cli.library.inputs import MAX_PIXELS, Prepared, fit_to, local_file
 
 MAX_BYTES = 2 * 2**30
 _EXTS = ("mp4", "webm", "mov", "mkv", "avi", "gif", "m4v")
@@ -22,13 +22,7 @@ _EXTS = ("mp4", "webm", "mov", "mkv", "avi", "gif", "m4v")
 
 def inspect_video(given: str, role: str = "--video") -> Prepared:
     """Check a video file without writing anything; UsageError (exit 2) with what to do."""
-    if _URL.match(given):
-        raise UsageError(f"{role} {given[:80]}: a URL; download the video and give its path")
-    path = Path(given).expanduser()
-    if not path.exists():
-        raise UsageError(f"{role} {path}: no such file; check the path")
-    if path.is_dir():
-        raise UsageError(f"{role} {path}: a folder, not a video file")
+    path = local_file(given, role, "video")
     if path.stat().st_size > MAX_BYTES:
         raise UsageError(f"{role} {path}: over {MAX_BYTES // 2**30} GiB; trim it first")
     _not_a_still(path, f"{role} {path}")

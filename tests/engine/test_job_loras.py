@@ -4,6 +4,7 @@ and refused clearly when they do not fit."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,14 @@ def lora_home(home: Path, smoke_root: Path) -> Path:
     return home
 
 
-def _sdxl_pipe() -> Any:
+def _sdxl_pipe(home: Path) -> Any:
+    """The pipeline this home's jobs ran on (other tests in this process may hold other SDXL pipelines)."""
+    from ourvidz_cli.catalog.job import ModelRef
     from ourvidz_cli.engine.manager import _ENGINES
 
     (engine,) = _ENGINES.values()
-    return next(r.loaded for _, r in engine.residency.entries.values() if r.name == "sdxl")
+    model = ModelRef.from_dict(json.loads(jobs(home)[0]["config"])["model"])
+    return engine.residency.entries[engine.key(model)][1].loaded
 
 
 def _fresh(home: Path, *args: str) -> np.ndarray:
@@ -47,7 +51,7 @@ def test_thirty_jobs_switch_adapters_without_reloading_or_growing(cli: Callable[
     sizes = []
     ran = cli("--smoke", "queue", "run", "--max-jobs", "4", "--order", "fifo", "--json")
     assert ran.code == 0 and ran.json()["completed"] == 4, ran.err
-    pipe = _sdxl_pipe()
+    pipe = _sdxl_pipe(lora_home)
     sizes.append(sum(p.numel() for p in pipe.unet.parameters()))
     ran = cli("--smoke", "queue", "run", "--order", "fifo", "--json")
     assert ran.code == 0 and ran.json()["completed"] == 26, ran.err
