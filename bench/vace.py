@@ -33,7 +33,7 @@ import sys, json, torch
 from pathlib import Path
 from PIL import Image
 from diffusers import WanPipeline, WanVACEPipeline, WanVACETransformer3DModel
-from diffusers.utils import export_to_video
+import imageio_ffmpeg, numpy as np
 spec = json.loads(sys.argv[1])
 out = Path(spec["out"]); out.mkdir(parents=True, exist_ok=True)
 wan = WanPipeline.from_pretrained(spec["wan"])
@@ -48,8 +48,13 @@ mask = [Image.new("L", (w, h), 0)] + [Image.new("L", (w, h), 255)] * (n - 2) + [
 for i in range(spec["jobs"]):
     g = torch.Generator("cpu").manual_seed(i)
     frames = pipe(prompt=f"the tide, take {i}", video=video, mask=mask, height=h, width=w, num_frames=n,
-                  num_inference_steps=spec["steps"], guidance_scale=5.0, generator=g).frames[0]
-    export_to_video(frames, str(out / f"{i}.mp4"), fps=16)
+                  num_inference_steps=spec["steps"], guidance_scale=5.0, generator=g, output_type="np").frames[0]
+    writer = imageio_ffmpeg.write_frames(str(out / f"{i}.mp4"), (w, h), fps=16, codec="libx264", quality=None,
+                                         output_params=["-crf", "18"], ffmpeg_log_level="error")
+    writer.send(None)
+    for frame in (np.clip(frames, 0, 1) * 255).round().astype(np.uint8):
+        writer.send(np.ascontiguousarray(frame))
+    writer.close()
 '''
 
 
