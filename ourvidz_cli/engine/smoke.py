@@ -29,8 +29,10 @@ def refresh_catalog(home: Path) -> None:
 
 
 def is_built(home: Path) -> bool:
+    from ourvidz_cli.engine import smoke_extras
+
     root = smoke_dir(home)
-    return smoke_catalog_path(home).is_file() and all(
+    return smoke_catalog_path(home).is_file() and smoke_extras.built(root) and all(
         (root / "models" / kind / ".complete").is_file() for kind in FAMILIES)
 
 
@@ -50,6 +52,9 @@ def init_smoke(home: Path, force: bool = False) -> Path:
             (staging / ".complete").write_text("built by ourvidz models init-smoke\n")
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
+    from ourvidz_cli.engine import smoke_extras
+
+    smoke_extras.build(root, force)  # after the SDXL it is made from
     catalog = smoke_catalog_path(home)
     catalog.write_text(smoke_overlay_path().read_text(encoding="utf-8"), encoding="utf-8")
     return catalog

@@ -277,7 +277,7 @@ def test_models_commands(home: Path, cli: Callable[..., Result]) -> None:
     assert rows["wan"]["job_types"] and "image7b_fast_enhanced" in rows["qwen"]["job_types"]
     checked = cli("--smoke", "models", "check", "--json")
     assert checked.code == 0
-    assert checked.json() == {"ok": True, "models": {"sdxl": [], "wan": [], "wan_vace": [], "qwen": []}}
+    assert checked.json() == {"ok": True, "models": {"sdxl": [], "wan": [], "wan_vace": [], "other": [], "qwen": []}}
     pulled = cli("--smoke", "models", "pull", "sdxl", "--json")
     assert pulled.code == 0 and pulled.json()["pulled"][0]["fetched"] == []
     assert cli("--smoke", "models", "pull", "flux").code == 2
