@@ -60,8 +60,9 @@ class AssetFilter:
         elif self.search:
             # instr, not LIKE: the user's % and _ are literal text, and case folds for ASCII via lower().
             clauses.append("(instr(lower(j.prompt), lower(?)) > 0 OR instr(lower(coalesce(j.enhanced_prompt, '')), "
-                           "lower(?)) > 0)")
-            args += [self.search, self.search]
+                           "lower(?)) > 0 OR instr(lower(coalesce(json_extract(j.config, '$.template'), '')), "
+                           "lower(?)) > 0)")  # a wildcard prompt's template too
+            args += [self.search] * 3
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 

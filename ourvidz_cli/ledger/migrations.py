@@ -1,8 +1,5 @@
-"""Numbered ledger migrations, applied in order and recorded by name (the pattern of simonw/llm).
-
-The list is cheap to import (sqlite-utils is imported only when a migration must run), so the schema
-version is simply its length and everyday commands never load sqlite-utils.
-"""
+"""Numbered ledger migrations, applied in order and recorded by name (the pattern of simonw/llm). The list
+is cheap to import (sqlite-utils only loads when one must run): the schema version is its length."""
 
 from __future__ import annotations
 
@@ -272,6 +269,15 @@ def m015_grids(db: sqlite_utils.Database) -> None:
     # A grid (`ourvidz grid`): its axes and which job each cell is, and the contact sheets made of them.
     db["grids"].create({"id": int, "created_at": float, "job_type": str, "prompt": str, "definition": str,
                         "sheets": str}, pk="id")
+
+
+@migration
+def m016_search_templates(db: sqlite_utils.Database) -> None:
+    # A wildcard prompt's template goes into its search row's `names` (such a job renders no project scene).
+    db.execute("DROP TRIGGER job_search_insert")
+    db.execute("CREATE TRIGGER job_search_insert AFTER INSERT ON jobs BEGIN INSERT INTO job_search (rowid, prompt, "
+               "enhanced_prompt, negative_prompt, names) VALUES (new.id, new.prompt, coalesce(new.enhanced_prompt, "
+               "''), coalesce(new.negative_prompt, ''), coalesce(json_extract(new.config, '$.template'), '')); END")
 
 
 def apply(conn: Any) -> list[str]:

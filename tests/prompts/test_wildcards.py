@@ -70,3 +70,13 @@ def test_jobs_keep_template_and_expansion(cli: Callable[..., Result], home: Path
         res = cli("--smoke", "queue", "add", "sdxl_image_fast", bad)
         assert res.code == 2 and message in res.err
     assert len(jobs(home)) == 8 + 1
+
+
+def test_search_finds_the_template_and_the_words(cli: Callable[..., Result], home: Path, cards: Path) -> None:
+    made = cli("--smoke", "generate", "sdxl_image_fast", "a __colors__ {boat|kite}", "--seed", "5", "--steps", "1",
+               "--count", "1", "--json")
+    assert made.code == 0, made.err
+    words = jobs(home)[0]["prompt"]
+    for query in ("__colors__", words.split()[1], "colo*"):  # plain text, and full-text (prefix syntax)
+        found = cli("assets", "list", "--search", query, "--json").json()
+        assert [a["job_id"] for a in found] == [made.json()["job_id"]], query
