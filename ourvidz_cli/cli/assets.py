@@ -55,9 +55,13 @@ def assets_list(
     bucket: BucketOpt = None, job_type: TypeOpt = None, status: StatusOpt = None, since: SinceOpt = None,
     search: SearchOpt = None,
     limit: Annotated[int, typer.Option("--limit", min=0, help="At most N, newest first; 0 for all.")] = 100,
+    grids: Annotated[bool, typer.Option("--grids", help="The grids' contact sheets instead ('ourvidz grid').")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """List generated files, newest first."""
+    if grids:
+        _grid_sheets(as_json)
+        return
     items = _library().list(_filter(bucket, job_type, status, since, search, limit or None))
     if as_json:
         emit_json(items)
@@ -72,6 +76,19 @@ def assets_list(
                       f"{a['width']}x{a['height']}", when(a["created_at"]) or "", a["prompt"][:40])
     out_console().print(table)
     err_console().print(f"{len(items)} asset(s)")
+
+
+def _grid_sheets(as_json: bool) -> None:
+    found = [{"grid_id": g["id"], "path": path, "kind": "video" if path.endswith(".mp4") else "image",
+              "job_type": g["job_type"], "prompt": g["prompt"], "created_at": g["created_at"],
+              "cells": len(g["definition"]["cells"])}
+             for g in reversed(workspace().ledger.grids.all()) for path in g["sheets"]]
+    if as_json:
+        emit_json(found)
+        return
+    for row in found:
+        print(f"{row['grid_id']}\t{row['kind']}\t{row['cells']} cells\t{row['path']}\t{row['prompt'][:40]}")
+    err_console().print(f"{len(found)} sheet(s)")
 
 
 @assets_app.command("show")

@@ -49,6 +49,8 @@ def test_a_3x3_grid_is_nine_jobs_and_a_labelled_sheet_of_their_pixels(cli: Calla
 
     page = Path(build(Ledger(home / "ledger.db"), home, home / "gallery")["path"]).read_text()
     assert 'data-bucket="grids"' in page and "grids/1_0.png" in page
+    listed = cli("assets", "list", "--grids", "--json").json()
+    assert [r["path"] for r in listed] == [str(home / "outputs" / "grids" / f"{g}_0.png") for g in (2, 1)]
 
 
 def test_a_strength_axis_starts_from_the_given_picture(cli: Callable[..., Result], home: Path,
