@@ -23,8 +23,10 @@ from ourvidz_cli.cli.options import (
     StrengthOpt,
 )
 from ourvidz_cli.cli.output import emit_json, err_console
+from ourvidz_cli.cli.remote import QueueOpt
 from ourvidz_cli.cli.root import app, workspace
 from ourvidz_cli.errors import UsageError
+from ourvidz_cli.remote.transport import queue_url
 
 AxisOpt = Annotated[str | None, typer.Option(help="AXIS=V1,V2,... (seed, steps, guidance, sampler, shift, model, "
                                                   "size, frames, variation_seed, variation_strength, lora:NAME, sr; "
@@ -54,8 +56,8 @@ def _definition(job_type: str, prompt: str, axes: list[Any], spec: Any) -> dict[
             "cells": []}
 
 
-def _create(ws: Any, args: dict[str, Any], axes: list[Any], run: bool, flags: Any,
-            images: Any) -> tuple[int, list[int]]:
+def _create(ws: Any, args: dict[str, Any], axes: list[Any], how: tuple[bool, str | None], flags: Any,
+            images: Any) -> tuple[int, list[Any]]:
     from ourvidz_cli.cli.run import outcome_now
 
     base = {k: v for k, v in args.items() if v is not None and k not in ("job_type", "prompt")}
@@ -64,13 +66,20 @@ def _create(ws: Any, args: dict[str, Any], axes: list[Any], run: bool, flags: An
     cells = _cells(ws, args["job_type"], args["prompt"], base, axes)
     definition = _definition(args["job_type"], args["prompt"], axes, cells[0][3])
     images.store(ws.home)  # every cell resolved: now the picture may be copied in
+    run, url = how
+    key = "job_id"
     if run:  # one model loaded at a time: cells grouped by the model they name
         ordered = sorted(cells, key=lambda c: c[3].config.model.name)
         ids = {id(c): outcome_now(ws, c[3], flags, {}, False, True).job_id for c in ordered}
-        job_ids = [ids[id(c)] for c in cells]
+        job_ids: list[Any] = [ids[id(c)] for c in cells]
+    elif url is not None:
+        from ourvidz_cli.remote.grid_cells import push_cells
+
+        job_ids, definition["queue"] = push_cells(url, ws.catalog, [c[3] for c in cells])
+        key = "remote_id"
     else:
         job_ids = ws.ledger.queue.add([c[3] for c in cells])
-    definition["cells"] = [{"x": c[0], "y": c[1], "z": c[2], "job_id": j} for c, j in zip(cells, job_ids, strict=True)]
+    definition["cells"] = [{"x": c[0], "y": c[1], "z": c[2], key: j} for c, j in zip(cells, job_ids, strict=True)]
     return ws.ledger.grids.add(args["job_type"], args["prompt"], definition), job_ids
 
 
@@ -85,7 +94,7 @@ def grid(
     block: Annotated[bool, typer.Option("--block", help="An SDXL batch as a 2x3 block (else its 1st image).")] = False,
     seed: SeedOpt = None, steps: StepsOpt = None, count: CountOpt = None, guidance: GuidanceOpt = None,
     negative: NegOpt = None, image: ImageOpt = None, strength: StrengthOpt = None, device: DeviceOpt = None,
-    vram_budget: BudgetOpt = None, as_json: JsonOpt = False,
+    vram_budget: BudgetOpt = None, queue: QueueOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Every combination of up to three axes as jobs, and a labelled contact sheet of them."""
     from ourvidz_cli.catalog.axes import MAX_CELLS, parse_axis
@@ -93,9 +102,9 @@ def grid(
     from ourvidz_cli.cli.run import RunFlags
     from ourvidz_cli.library.grid_render import render
 
-    ws = workspace()
+    ws, url = workspace(), queue_url(queue)
     if what in ("show", "render", "list"):
-        _other(ws, what, prompt, cell, block, as_json)
+        _other(ws, what, prompt, (cell, block, url), as_json)
         return
     if prompt is None or x is None:
         raise UsageError("give TYPE PROMPT and at least --x AXIS=V1,V2 (e.g. --x seed=1-3 --y guidance=3,6,9)")
@@ -109,7 +118,9 @@ def grid(
     images = ImageOptions(image, strength)  # a strength axis needs the picture it starts from
     args = {"job_type": what, "prompt": prompt, "seed": seed, "steps": steps, "count": count, "guidance": guidance,
             "negative": negative, **images.overrides()}
-    grid_id, job_ids = _create(ws, args, axes, run, flags, images)
+    if run and url is not None:
+        raise UsageError("--run renders the cells here; --queue sends them to the shared queue: give one")
+    grid_id, job_ids = _create(ws, args, axes, (run, url), flags, images)
     sheets = render(ws.ledger, ws.home, grid_id, cell, block) if run else []
     _report(grid_id, job_ids, sheets, as_json)
 
@@ -121,13 +132,14 @@ def _report(grid_id: int, job_ids: list[int], sheets: list[str], as_json: bool) 
     for path in sheets:
         print(path)
     if not sheets:
-        err_console().print(f"grid {grid_id}: {len(job_ids)} cell job(s) queued; 'ourvidz queue run', then "
-                            f"'ourvidz grid render {grid_id}'")
+        err_console().print(f"grid {grid_id}: {len(job_ids)} cell job(s) queued; once they are done, 'ourvidz grid "
+                            f"render {grid_id}' (with --queue for the shared queue's)")
 
 
-def _other(ws: Any, what: str, grid_id: str | None, cell: int, block: bool, as_json: bool) -> None:
+def _other(ws: Any, what: str, grid_id: str | None, sheet: tuple[int, bool, str | None], as_json: bool) -> None:
     from ourvidz_cli.library.grid_render import render
 
+    cell, block, url = sheet
     if what == "list":
         rows = [{"id": g["id"], "type": g["job_type"], "prompt": g["prompt"], "cells": len(g["definition"]["cells"]),
                  "sheets": g["sheets"]} for g in ws.ledger.grids.all()]
@@ -137,11 +149,14 @@ def _other(ws: Any, what: str, grid_id: str | None, cell: int, block: bool, as_j
     if grid_id is None or not grid_id.isdigit():
         raise UsageError(f"grid {what} takes a grid's id (see 'ourvidz grid list')")
     if what == "render":
-        _report(int(grid_id), [], render(ws.ledger, ws.home, int(grid_id), cell, block), as_json)
+        from ourvidz_cli.remote.grid_cells import fetcher
+
+        fetch = fetcher(url, ws.home) if url is not None else None
+        _report(int(grid_id), [], render(ws.ledger, ws.home, int(grid_id), cell, block, fetch), as_json)
         return
     found = ws.ledger.grids.get(int(grid_id))
     for c in found["definition"]["cells"]:
-        c["status"] = ws.ledger.jobs.get(c["job_id"])["status"]
+        c["status"] = ws.ledger.jobs.get(c["job_id"])["status"] if "job_id" in c else "on the shared queue"
     if as_json:
         emit_json(found)
         return

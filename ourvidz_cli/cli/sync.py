@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -17,12 +16,9 @@ sync_app = sub_app("Push outputs and job records to Supabase (SUPABASE_URL, SUPA
 
 def client_for(config: Any) -> Any:
     """A Supabase client with the environment's timeout, retries and backoff."""
-    from ourvidz_cli.sync.client import Client
+    from ourvidz_cli.sync.client import client_from_env
 
-    env = os.environ
-    return Client(config, timeout=float(env.get("OURVIDZ_SUPABASE_TIMEOUT", "30")),
-                  retries=int(env.get("OURVIDZ_SUPABASE_RETRIES", "5")),
-                  backoff_s=float(env.get("OURVIDZ_SUPABASE_BACKOFF", "0.5")))
+    return client_from_env(config)
 
 
 def syncer(online: bool = True) -> Any:

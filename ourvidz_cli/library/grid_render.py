@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ourvidz_cli.errors import OurvidzError
+
+Fetch = Callable[[str], "list[Path] | None"]
 
 
 def cell_files(ledger: Any, home: Path, job_id: int) -> list[Path]:
@@ -18,29 +21,44 @@ def cell_files(ledger: Any, home: Path, job_id: int) -> list[Path]:
     return [home / a["path"] for a in assets]
 
 
-def _pending(ledger: Any, definition: dict[str, Any]) -> list[int]:
-    return [c["job_id"] for c in definition["cells"] if ledger.jobs.get(c["job_id"])["status"] != "completed"]
+def _files(ledger: Any, home: Path, definition: dict[str, Any], fetch: Fetch | None) -> dict[int, list[Path] | None]:
+    """Each cell's output files (by its index), None while it is not done. A cell on the shared queue is
+    read back with `fetch` (remote.grid_cells)."""
+    out: dict[int, list[Path] | None] = {}
+    for k, c in enumerate(definition["cells"]):
+        if "remote_id" in c:
+            if fetch is None:
+                raise OurvidzError(f"the grid's cells ran on the shared queue {definition.get('queue')}; give "
+                                   "--queue URL to fetch their outputs")
+            out[k] = fetch(c["remote_id"])
+        else:
+            done = ledger.jobs.get(c["job_id"])["status"] == "completed"
+            out[k] = cell_files(ledger, home, c["job_id"]) if done else None
+    return out
 
 
-def render(ledger: Any, home: Path, grid_id: int, cell: int = 256, block: bool = False) -> list[str]:
+def render(ledger: Any, home: Path, grid_id: int, cell: int = 256, block: bool = False,
+           fetch: Fetch | None = None) -> list[str]:
     from ourvidz_cli.library import contact_sheet as cs
     from ourvidz_cli.library.outputs import write_png
 
     definition = ledger.grids.get(grid_id)["definition"]
-    pending = _pending(ledger, definition)
+    files = _files(ledger, home, definition, fetch)
+    pending = [c.get("job_id", c.get("remote_id")) for k, c in enumerate(definition["cells"]) if files[k] is None]
     if pending:
+        how = "'ourvidz queue run'" if "queue" not in definition else "the shared queue's workers"
         raise OurvidzError(f"grid {grid_id}: {len(pending)} of {len(definition['cells'])} cells are not done (jobs "
-                           f"{', '.join(map(str, pending[:8]))}); run 'ourvidz queue run', then 'ourvidz grid render "
+                           f"{', '.join(map(str, pending[:8]))}); wait for {how}, then 'ourvidz grid render "
                            f"{grid_id}'")
     lay = cs.layout(definition, cell)
     z_axis = definition["axes"].get("z")
     paths = []
     for k, z_value in enumerate(z_axis["values"] if z_axis else [None]):
         label = f"{z_axis['name']}: {z_value}" if z_axis else ""
-        cells = [c for c in definition["cells"] if c.get("z", 0) == k]
+        cells = [(files[n], c) for n, c in enumerate(definition["cells"]) if c.get("z", 0) == k]
         sheet = cs.base(definition, lay, label)
-        for c in cells:
-            picture = cs.still(cell_files(ledger, home, c["job_id"]), cell, block)
+        for found, c in cells:
+            picture = cs.still(found or [], cell, block)
             box = lay["cells"][f"{c['x']},{c.get('y', 0)}"]
             sheet.paste(picture, (box[0] + (cell - picture.width) // 2, box[1] + (cell - picture.height) // 2))
         path = home / "outputs" / "grids" / f"{grid_id}_{k}.png"
@@ -48,12 +66,12 @@ def render(ledger: Any, home: Path, grid_id: int, cell: int = 256, block: bool =
         write_png(path, sheet, cs.png_chunk(definition, lay, k))
         paths.append(str(path))
         if definition.get("output") == "mp4":
-            paths.append(str(_video_sheet(ledger, home, grid_id, k, cells, sheet, lay, cell, definition)))
+            paths.append(str(_video_sheet(home, grid_id, k, cells, sheet, lay, cell, definition)))
     ledger.grids.set_sheets(grid_id, paths)
     return paths
 
 
-def _video_sheet(ledger: Any, home: Path, grid_id: int, k: int, cells: list[dict[str, Any]], sheet: Any,
+def _video_sheet(home: Path, grid_id: int, k: int, cells: list[tuple[Any, dict[str, Any]]], sheet: Any,
                  lay: dict[str, Any], cell: int, definition: dict[str, Any]) -> Path:
     """The clips tiled on the labelled sheet, frame by frame (a shorter clip holds its last frame)."""
     import numpy as np
@@ -62,7 +80,7 @@ def _video_sheet(ledger: Any, home: Path, grid_id: int, k: int, cells: list[dict
     from ourvidz_cli.library import contact_sheet as cs
     from ourvidz_cli.library.outputs import write_mp4
 
-    clips = {(c["x"], c.get("y", 0)): cs.video_frames(cell_files(ledger, home, c["job_id"])[0]) for c in cells}
+    clips = {(c["x"], c.get("y", 0)): cs.video_frames(found[0]) for found, c in cells}
     length = max(len(f) for f in clips.values())
     frames = np.empty((length, sheet.height, sheet.width, 3), np.uint8)
     for t in range(length):

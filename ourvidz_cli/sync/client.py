@@ -184,3 +184,13 @@ class Client:
     def upsert(self, table: str, rows: list[dict[str, Any]], on_conflict: str = "id") -> None:
         self.request("POST", f"/rest/v1/{table}", f"writing {table}", params={"on_conflict": on_conflict},
                      json=rows, headers={"Prefer": "resolution=merge-duplicates,return=minimal"})
+
+
+def client_from_env(config: SupabaseConfig) -> Client:
+    """A client with the environment's timeout, retries and backoff (OURVIDZ_SUPABASE_*)."""
+    import os
+
+    env = os.environ
+    return Client(config, timeout=float(env.get("OURVIDZ_SUPABASE_TIMEOUT", "30")),
+                  retries=int(env.get("OURVIDZ_SUPABASE_RETRIES", "5")),
+                  backoff_s=float(env.get("OURVIDZ_SUPABASE_BACKOFF", "0.5")))
