@@ -85,7 +85,7 @@ def generate(
 ) -> None:
     """Generate now and print the output paths (a running 'ourvidz worker' does it warm; a repeat of a
     finished request with a fixed --seed returns its outputs at once)."""
-    from ourvidz_cli.cli.inputs import ImageOptions
+    from ourvidz_cli.api.inputs import ImageOptions
 
     ws = workspace()
     images = ImageOptions(image, strength, mask, invert_mask, fit, video, first_frame, last_frame, ref_image)

@@ -97,8 +97,8 @@ def grid(
     vram_budget: BudgetOpt = None, queue: QueueOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Every combination of up to three axes as jobs, and a labelled contact sheet of them."""
+    from ourvidz_cli.api.inputs import ImageOptions
     from ourvidz_cli.catalog.axes import MAX_CELLS, parse_axis
-    from ourvidz_cli.cli.inputs import ImageOptions
     from ourvidz_cli.cli.run import RunFlags
     from ourvidz_cli.library.grid_render import render
 

@@ -90,7 +90,7 @@ def queue_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Queue one job, or every job in a file; prints the new job ids."""
-    from ourvidz_cli.cli.inputs import ImageOptions
+    from ourvidz_cli.api.inputs import ImageOptions
 
     ws, url = workspace(), queue_url(queue)
     images = ImageOptions(image, strength, mask, invert_mask, fit, video, first_frame, last_frame, ref_image)

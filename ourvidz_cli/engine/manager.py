@@ -162,3 +162,10 @@ def shared_engine(device: str | None = None, budget: str | int | None = None) ->
     engine = _ENGINES.setdefault(engine.device, engine)
     engine.set_budget(budget_bytes)
     return engine
+
+
+def release_all() -> None:
+    """Evict every model of every shared engine (a library caller's `close()`)."""
+    for engine in _ENGINES.values():
+        for key in list(engine.residency):
+            engine.evict(key)

@@ -6,57 +6,55 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from ourvidz_cli.cli.output import say_phase
 from ourvidz_cli.errors import Interrupted
 
 if TYPE_CHECKING:
+    from ourvidz_cli.api.run import RunFlags, Voice
     from ourvidz_cli.app import App
     from ourvidz_cli.catalog.resolve import JobSpec
-    from ourvidz_cli.cli.run import RunFlags
     from ourvidz_cli.engine.report import Outcome
 
 
-def via_worker(app: App, spec: JobSpec, flags: RunFlags) -> Outcome | None:
+def via_worker(app: App, spec: JobSpec, flags: RunFlags, voice: Voice) -> Outcome | None:
     """The job's outcome, run by a warm worker (or here, if that worker died); None when no live worker
     serves it as the flags ask, and the caller runs it in this process as before."""
-    from ourvidz_cli.cli.progress import ConsoleReporter
     from ourvidz_cli.warm.handoff import HandOff, pick_worker
 
     worker = pick_worker(app.ledger, spec.job_type, flags.settings())
     if worker is None:
         return None
-    handoff = HandOff(app.ledger, app.home, ConsoleReporter(), say_phase)
+    handoff = HandOff(app.ledger, app.home, voice.reporter(), voice.say)
     job_id = handoff.submit(spec, worker)
     here: Any = None
     try:
         while (outcome := handoff.wait(job_id)) is None:
-            here = here or _HereRunner(app, flags)
+            here = here or _HereRunner(app, flags, voice)
             outcome = here.take(job_id)
             if outcome is not None:
                 break
     except (KeyboardInterrupt, Interrupted):  # also once this process took the job over: still canceled
         raise Interrupted(f"interrupted: {handoff.cancel(job_id)}") from None
     if flags.sync:
-        from ourvidz_cli.cli.run import sync_hook
+        from ourvidz_cli.api.run import sync_hook
 
-        sync_hook(app)(outcome)
+        sync_hook(app, voice.say)(outcome)
     return outcome
 
 
 class _HereRunner:
     """Runs the handed-off job in this process once no worker is left to take it."""
 
-    def __init__(self, app: App, flags: RunFlags) -> None:
-        from ourvidz_cli.cli.run import make_runner
+    def __init__(self, app: App, flags: RunFlags, voice: Voice) -> None:
+        from ourvidz_cli.api.run import make_runner
 
-        self.runner = make_runner(app, replace(flags, sync=False))  # synced once, by the caller
-        self.app = app
+        self.runner = make_runner(app, replace(flags, sync=False), voice)  # synced once, by the caller
+        self.app, self.say = app, voice.say
 
     def take(self, job_id: int) -> Outcome | None:
         """None when a worker claimed the job first (then the caller waits on it again)."""
         job = self.app.ledger.queue.take(job_id, self.runner.worker, self.runner.lease_s)
         if job is None:
             return None
-        say_phase(f"no live worker is left to run job {job_id}; running it here")
+        self.say(f"no live worker is left to run job {job_id}; running it here")
         outcome: Outcome = self.runner.run_one(job)
         return outcome
