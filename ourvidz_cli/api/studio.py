@@ -71,6 +71,9 @@ class Studio:
                                 config=Path(config) if config else None, smoke=smoke))
         self.flags = RunFlags(device=device, vram_budget=vram_budget)
         self.flags.check()
+        from ourvidz_cli.api.collections import AssetsApi, JobsApi, QueueApi
+
+        self.queue, self.jobs, self.assets = QueueApi(self), JobsApi(self), AssetsApi(self)
 
     def __enter__(self) -> Studio:
         return self
@@ -95,30 +98,40 @@ class Studio:
         by their long names: seed, steps, size, frames, negative, count, guidance, enhance, sampler, shift,
         model, lora (a list), variation_seed, variation_strength, per_image, image, strength, mask,
         invert_mask, fit, video, first_frame, last_frame, ref_image (a list)."""
-        from ourvidz_cli.api.inputs import ImageOptions
-        from ourvidz_cli.api.run import Voice, outcome_now
+        spec = self.resolve(job_type, prompt, options)
+        return self._now(spec, use_worker, not force, on_progress)
 
+    def rerun(self, job_id: int, seed: int | None = None, use_worker: bool = True,
+              on_progress: Callable[[Event], None] | None = None) -> Result:
+        """A job again from its stored settings (the same seed unless `seed`): the same pixels."""
+        return self._now(self.app.rerun_spec(job_id, seed), use_worker, False, on_progress)
+
+    def resolve(self, job_type: str, prompt: str, options: dict[str, Any]) -> Any:
+        """A job spec from the CLI's options (input files checked, then stored once the job resolved)."""
+        from ourvidz_cli.api.inputs import ImageOptions
+
+        options = dict(options)
         images = ImageOptions(**{k: options.pop(k) for k in INPUTS if k in options})
         given = {k: v for k, v in options.items() if v is not None and v is not False}
         spec = self.app.resolve(job_type, prompt, {**given, **images.overrides()})
         images.store(self.app.home)
+        return spec
+
+    def _now(self, spec: Any, use_worker: bool, reuse: bool, on_progress: Callable[[Event], None] | None) -> Result:
+        from ourvidz_cli.api.run import Voice, outcome_now
+
         reporter = EventReporter(on_progress)
         extra: dict[str, Any] = {}
-        outcome = outcome_now(self.app, spec, self.flags, extra, use_worker, not force,
+        outcome = outcome_now(self.app, spec, self.flags, extra, use_worker, reuse,
                               Voice(lambda: reporter, reporter.phase))
-        return self._result(outcome, extra)
+        return self.result(outcome, extra)
 
-    def _result(self, outcome: Any, extra: dict[str, Any]) -> Result:
+    def result(self, outcome: Any, extra: dict[str, Any], strict: bool = True) -> Result:
+        """A run's outcome as a Result; with `strict`, a failed or canceled job raises JobFailed."""
         job = self.app.ledger.jobs.get(outcome.job_id)
         timings = {k: job.get(k) for k in ("load_s", "generate_s", "enhance_s", "duration_s")}
         result = Result(outcome.job_id, outcome.status, list(outcome.outputs), job["config"].to_dict(), timings,
                         extra.get("reused_from"))
-        if outcome.status != "completed":
+        if strict and outcome.status != "completed":
             raise JobFailed(f"job {outcome.job_id} {outcome.status}: {outcome.error}", result)
         return result
-
-    def job(self, job_id: int) -> dict[str, Any]:
-        """A job's ledger row, its config as the resolved settings (a dict)."""
-        job = dict(self.app.ledger.jobs.get(job_id))
-        job["config"] = job["config"].to_dict()
-        return job
