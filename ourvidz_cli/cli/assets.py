@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ourvidz_cli.cli import complete
 from ourvidz_cli.cli.options import AssetIdArg, JsonOpt
 from ourvidz_cli.cli.output import emit_json, err_console, out_console, when
 from ourvidz_cli.cli.root import sub_app, workspace
@@ -15,8 +16,10 @@ from ourvidz_cli.errors import UsageError
 
 assets_app = sub_app("Generated files: list, show, export, delete.")
 
-BucketOpt = Annotated[str | None, typer.Option("--bucket", help="Only this bucket.")]
-TypeOpt = Annotated[str | None, typer.Option("--type", help="Only outputs of this job type.")]
+BucketOpt = Annotated[str | None, typer.Option("--bucket", help="Only this bucket.",
+                                               autocompletion=complete.buckets)]
+TypeOpt = Annotated[str | None, typer.Option("--type", help="Only outputs of this job type.",
+                                             autocompletion=complete.job_types)]
 StatusOpt = Annotated[str | None, typer.Option("--status", help="Only outputs of jobs in this status.")]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="Only since a date (2026-11-24) or an age (12h, 7d).")]
 SearchOpt = Annotated[str | None, typer.Option(

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ourvidz_cli.cli import complete
 from ourvidz_cli.cli.options import (
     AbOpt,
     BudgetOpt,
@@ -50,7 +51,8 @@ from ourvidz_cli.errors import UsageError
 
 @app.command()
 def generate(
-    job_type: Annotated[str, typer.Argument(metavar="TYPE", help="Job type; see 'ourvidz job-types'.")],
+    job_type: Annotated[str, typer.Argument(metavar="TYPE", help="Job type; see 'ourvidz job-types'.",
+                                            autocompletion=complete.job_types)],
     prompt: Annotated[str, typer.Argument(help="What to generate.")],
     steps: StepsOpt = None,
     size: SizeOpt = None,

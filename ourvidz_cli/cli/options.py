@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
+from ourvidz_cli.cli import complete
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout.")]
 StepsOpt = Annotated[str | None, typer.Option("--steps", help="Denoising steps.")]
 SizeOpt = Annotated[str | None, typer.Option("--size", help="WIDTHxHEIGHT, e.g. 1024x1024.")]
@@ -24,9 +26,11 @@ VariationStrengthOpt = Annotated[str | None, typer.Option(
 PerImageOpt = Annotated[bool, typer.Option(
     "--per-image", help="SDXL: each image of the batch gets its own pick of the prompt's {a|b} and __wildcards__.")]
 ModelOpt = Annotated[str | None, typer.Option(
-    "--model", help="Another catalog model (checkpoint) of the job type's family; see 'ourvidz models list'.")]
+    "--model", autocompletion=complete.models,
+    help="Another catalog model (checkpoint) of the job type's family; see 'ourvidz models list'.")]
 SamplerOpt = Annotated[str | None, typer.Option(
-    "--sampler", help="SDXL: an AUTOMATIC1111 name (\"DPM++ 2M Karras\"); Wan: unipc, dpm++, euler. See "
+    "--sampler", autocompletion=complete.samplers,
+    help="SDXL: an AUTOMATIC1111 name (\"DPM++ 2M Karras\"); Wan: unipc, dpm++, euler. See "
                       "'ourvidz samplers'.")]
 ShiftOpt = Annotated[str | None, typer.Option("--shift", help="Wan's flow shift (> 0; 3.0 at 480p, 5.0 at 720p).")]
 PriorityOpt = Annotated[str | None, typer.Option("--priority", help="Lower runs first (fast types: 1).")]
@@ -59,7 +63,7 @@ LastFrameOpt = Annotated[str | None, typer.Option(
     "--last-frame", help="Wan video types: the clip ends on this picture (VACE).")]
 RefImageOpt = Annotated[list[str] | None, typer.Option(
     "--ref-image", help="Wan video types: a subject to keep in the clip (VACE); repeat for more.")]
-JobIdArg = Annotated[int, typer.Argument(help="Job id.")]
+JobIdArg = Annotated[int, typer.Argument(help="Job id.", autocompletion=complete.job_ids)]
 AssetIdArg = Annotated[int, typer.Argument(help="Asset id.")]
 
 

@@ -13,7 +13,7 @@ app = typer.Typer(
     help="ourvidz: image and video generation on one GPU, with a SQLite job ledger.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion for bash, zsh, fish (cli.complete answers)
     rich_markup_mode=None,
 )
 
