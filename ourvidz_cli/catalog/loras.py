@@ -8,6 +8,7 @@ model family than the job's (an SDXL LoRA's `unet`/`lora_te` keys on Wan, Wan's 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -93,6 +94,13 @@ def _file(name: str, catalog_loras: dict[str, Any], lora_dir: Path | None, where
 
 
 def sha256_of(path: Path) -> str:
+    """The file's sha256, hashed once per content state (a LoRA of hundreds of MB, named by every job)."""
+    stat = path.stat()
+    return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

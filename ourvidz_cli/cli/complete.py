@@ -4,7 +4,6 @@ recent job ids, answered from the catalog and the ledger without importing torch
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +47,8 @@ def samplers(incomplete: str) -> list[str]:
 
 
 def job_ids(incomplete: str) -> list[str]:
-    """The 30 newest jobs of this data home, read-only."""
+    """The 30 newest jobs of this data home."""
+    from ourvidz_cli.ledger.health import recent_job_ids
     from ourvidz_cli.paths import ledger_path, resolve_home
 
-    path = ledger_path(resolve_home(None))
-    if not path.is_file():
-        return []
-    try:
-        with sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True) as conn:
-            rows = conn.execute("SELECT id FROM jobs ORDER BY id DESC LIMIT 30").fetchall()
-    except sqlite3.Error:
-        return []
-    return _starting([str(r[0]) for r in rows], incomplete)
+    return _starting([str(i) for i in recent_job_ids(ledger_path(resolve_home(None)))], incomplete)

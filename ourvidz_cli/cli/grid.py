@@ -143,8 +143,10 @@ def _other(ws: Any, what: str, grid_id: str | None, sheet: tuple[int, bool, str 
     if what == "list":
         rows = [{"id": g["id"], "type": g["job_type"], "prompt": g["prompt"], "cells": len(g["definition"]["cells"]),
                  "sheets": g["sheets"]} for g in ws.ledger.grids.all()]
-        emit_json(rows) if as_json else [print(f"{r['id']}\t{r['type']}\t{r['cells']} cells\t{r['prompt']}")
-                                         for r in rows]
+        if as_json:
+            emit_json(rows)
+        for r in rows if not as_json else []:
+            print(f"{r['id']}\t{r['type']}\t{r['cells']} cells\t{r['prompt']}")
         return
     if grid_id is None or not grid_id.isdigit():
         raise UsageError(f"grid {what} takes a grid's id (see 'ourvidz grid list')")

@@ -10,6 +10,10 @@ from ourvidz_cli.errors import UsageError
 from ourvidz_cli.ledger.db import Database
 
 
+def _grid(row: Any) -> dict[str, Any]:
+    return {**dict(row), "definition": json.loads(row["definition"]), "sheets": json.loads(row["sheets"])}
+
+
 class GridStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -23,11 +27,10 @@ class GridStore:
         row = self.db.conn.execute("SELECT * FROM grids WHERE id = ?", (grid_id,)).fetchone()
         if row is None:
             raise UsageError(f"no grid {grid_id}; 'ourvidz grid list' shows them")
-        return {**dict(row), "definition": json.loads(row["definition"]), "sheets": json.loads(row["sheets"])}
+        return _grid(row)
 
     def all(self) -> list[dict[str, Any]]:
-        ids = [r[0] for r in self.db.conn.execute("SELECT id FROM grids ORDER BY id")]
-        return [self.get(i) for i in ids]
+        return [_grid(row) for row in self.db.conn.execute("SELECT * FROM grids ORDER BY id")]
 
     def set_sheets(self, grid_id: int, paths: list[str]) -> None:
         with self.db.write() as conn:

@@ -36,3 +36,17 @@ def inspect(path: Path) -> LedgerHealth:
     except sqlite3.DatabaseError as exc:
         return LedgerHealth(readable=False, error=str(exc))
     return LedgerHealth(True, None, integrity, dangling, jobs, files)
+
+
+def recent_job_ids(path: Path, limit: int = 30) -> list[int]:
+    """The newest job ids, read-only and without migrating (shell completion asks while the user types)."""
+    if not path.is_file():
+        return []
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=1)
+        try:
+            return [r[0] for r in conn.execute("SELECT id FROM jobs ORDER BY id DESC LIMIT ?", (limit,))]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return []

@@ -107,3 +107,21 @@ def test_bad_loras_exit_2(cli: Callable[..., Result], lora_home: Path, smoke_roo
         res = cli("--smoke", "generate", job_type, "x", "--lora", spec)
         assert res.code == 2 and message in res.err and len(res.err.strip().splitlines()) == 1, (spec, res.err)
     assert jobs(lora_home) == []
+
+
+def test_a_job_lora_gives_diffusers_own_adapter_pixels(cli: Callable[..., Result], lora_home: Path,
+                                                       smoke_root: Path) -> None:
+    """The wiring test: diffusers' own pipeline with the LoRA as a named adapter at the same weight."""
+    import torch
+    from diffusers import StableDiffusionXLPipeline
+
+    ours = cli("--smoke", "generate", *BASE, "--lora", "s2:0.8", "--guidance", "5", "--negative", "",
+               "--no-worker", "--json")
+    assert ours.code == 0, ours.err
+    pipe = StableDiffusionXLPipeline.from_pretrained(smoke_root / "models" / "sdxl", dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.load_lora_weights(str(lora_home / "loras"), weight_name="s2.safetensors", adapter_name="s2")
+    pipe.set_adapters(["s2"], adapter_weights=[0.8])
+    want = pipe(prompt="a lighthouse", num_inference_steps=2, guidance_scale=5.0, num_images_per_prompt=1,
+                generator=torch.Generator("cpu").manual_seed(6)).images[0]
+    assert np.array_equal(np.asarray(Image.open(ours.json()["outputs"][0])), np.asarray(want))
