@@ -158,7 +158,7 @@ def overlay(out: Path, lora: Path, tiny: bool) -> Path:
 
 def build(out: Path, device: str, tiny: bool, smoke: Path | None = None) -> Path:
     """`smoke`: a smoke models folder whose tokenizers and schedulers to take (default: build one)."""
-    from ourvidz_cli.engine.smoke import init_smoke
+    from ourvidz_cli.engine.models.smoke import init_smoke
 
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ourvidz_cli.engine.smoke import init_smoke  # noqa: E402
+from ourvidz_cli.engine.models.smoke import init_smoke  # noqa: E402
 
 BARE = r'''
 import sys, json, torch

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from ourvidz_cli.catalog.load import load_catalog
 from ourvidz_cli.catalog.resolve import resolve_job
-from ourvidz_cli.engine.model_store import estimate_bytes
-from ourvidz_cli.engine.smoke import init_smoke
+from ourvidz_cli.engine.models.model_store import estimate_bytes
+from ourvidz_cli.engine.models.smoke import init_smoke
 from ourvidz_cli.ledger import Ledger
 
 BARE = r'''

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ourvidz_cli.catalog.load import load_catalog  # noqa: E402
 from ourvidz_cli.catalog.resolve import resolve_job  # noqa: E402
-from ourvidz_cli.engine.smoke import init_smoke  # noqa: E402
+from ourvidz_cli.engine.models.smoke import init_smoke  # noqa: E402
 from ourvidz_cli.ledger import Ledger  # noqa: E402
 from ourvidz_cli.ledger.replay import replay  # noqa: E402
 from ourvidz_cli.queue import ClaimOrder, Job, Worker  # noqa: E402

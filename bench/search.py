@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ourvidz_cli.catalog.load import load_catalog  # noqa: E402
 from ourvidz_cli.catalog.resolve import resolve_job  # noqa: E402
-from ourvidz_cli.engine.smoke import init_smoke  # noqa: E402
+from ourvidz_cli.engine.models.smoke import init_smoke  # noqa: E402
 from ourvidz_cli.ledger import AssetFilter, Ledger  # noqa: E402
 from ourvidz_cli.queue import Worker  # noqa: E402
 

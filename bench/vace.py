@@ -26,7 +26,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.img2img import alternate, ourvidz, smoke_home  # noqa: E402
-from ourvidz_cli.engine.smoke import init_smoke  # noqa: E402
+from ourvidz_cli.engine.models.smoke import init_smoke  # noqa: E402
 
 BARE = r'''
 import sys, json, torch
@@ -92,7 +92,7 @@ def main() -> None:
     print(f"text job then first-frame job: {ran['model_loads']} model loads (plan: "
           f"{[s['loads'] for s in plan['steps']]})")
     from ourvidz_cli.app import App, Settings
-    from ourvidz_cli.engine.model_store import estimate_bytes
+    from ourvidz_cli.engine.models.model_store import estimate_bytes
 
     cat = App(Settings(home=home, smoke=True)).catalog
     wan, vace = (estimate_bytes(cat.models[n].as_ref(), "float32") or 0 for n in ("wan", "wan_vace"))

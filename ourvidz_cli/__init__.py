@@ -11,7 +11,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Studio": "ourvidz_cli.api.studio", "Result": "ourvidz_cli.api.studio", "JobFailed": "ourvidz_cli.api.studio",
+    "Studio": "ourvidz_cli.api.studio", "Result": "ourvidz_cli.api.result", "JobFailed": "ourvidz_cli.api.result",
     "JobStarted": "ourvidz_cli.api.events", "Phase": "ourvidz_cli.api.events", "Step": "ourvidz_cli.api.events",
     "JobFinished": "ourvidz_cli.api.events", "OurvidzError": "ourvidz_cli.errors",
     "UsageError": "ourvidz_cli.errors", "CatalogError": "ourvidz_cli.errors", "DiskFull": "ourvidz_cli.errors",

@@ -34,7 +34,7 @@ class App:
 
     def catalog_path(self) -> Path:
         if self.settings.smoke:
-            from ourvidz_cli.engine.smoke import smoke_catalog_path
+            from ourvidz_cli.engine.models.smoke import smoke_catalog_path
 
             return smoke_catalog_path(self.home)
         if self.settings.config:
@@ -48,7 +48,7 @@ class App:
     @cached_property
     def catalog(self) -> Catalog:
         if self.settings.smoke:
-            from ourvidz_cli.engine import smoke
+            from ourvidz_cli.engine.models import smoke
 
             if not smoke.is_built(self.home):
                 # stderr: a first run pauses here for seconds, and stdout must stay data.
@@ -61,7 +61,7 @@ class App:
         return load_catalog(self.catalog_path())
 
     def ensure_smoke(self, force: bool) -> Path:
-        from ourvidz_cli.engine.smoke import init_smoke
+        from ourvidz_cli.engine.models.smoke import init_smoke
 
         return init_smoke(self.home, force=force)
 
@@ -74,7 +74,7 @@ class App:
     def engine(self, device: str | None = None, vram_budget: str | None = None, compile_: bool = False,
                on_start: Any = None) -> Any:
         """A lazy handle on the shared engine (torch is imported only when a model loads)."""
-        from ourvidz_cli.engine.handle import EngineHandle
+        from ourvidz_cli.engine.models.handle import EngineHandle
 
         return EngineHandle(device, vram_budget, compile_, on_start=on_start or (lambda _: None))
 

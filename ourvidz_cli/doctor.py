@@ -80,7 +80,7 @@ def _catalog(load: Callable[[], Any]) -> tuple[list[Check], Any]:
 
 
 def _models(catalog: Any) -> list[Check]:
-    from ourvidz_cli.engine.model_store import locate
+    from ourvidz_cli.engine.models.model_store import locate
 
     checks = []
     for model in catalog.models.values():

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import sqlite_utils
 
-from ourvidz_cli.engine.smoke import init_smoke
+from ourvidz_cli.engine.models.smoke import init_smoke
 from tests.support import postgres
 from tests.support.supabase_server import FakeSupabase
 

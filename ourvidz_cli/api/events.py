@@ -12,6 +12,7 @@ class JobStarted:
     job_id: int
     job_type: str
     prompt: str
+    smoke: bool = False  # the smoke profile's random-weight models: its outputs will be noise
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class JobFinished:
     status: str
     outputs: tuple[str, ...]
     error: str | None
+    duration_s: float = 0.0
 
 
 Event = JobStarted | Phase | Step | JobFinished
@@ -43,7 +45,7 @@ class EventReporter:
         self.on_progress = on_progress or (lambda event: None)
 
     def job_started(self, job: dict[str, Any]) -> None:
-        self.on_progress(JobStarted(job["id"], job["type"], job["prompt"]))
+        self.on_progress(JobStarted(job["id"], job["type"], job["prompt"], bool(job["config"].smoke)))
 
     def phase(self, text: str) -> None:
         self.on_progress(Phase(text))
@@ -52,4 +54,5 @@ class EventReporter:
         self.on_progress(Step(done, total))
 
     def job_finished(self, outcome: Any) -> None:
-        self.on_progress(JobFinished(outcome.job_id, outcome.status, tuple(outcome.outputs), outcome.error))
+        self.on_progress(JobFinished(outcome.job_id, outcome.status, tuple(outcome.outputs), outcome.error,
+                                     outcome.duration_s))

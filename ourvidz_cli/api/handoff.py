@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from ourvidz_cli.api.runner import RunFlags, Voice, make_runner, sync_hook
 from ourvidz_cli.errors import Interrupted
 
 if TYPE_CHECKING:
-    from ourvidz_cli.api.run import RunFlags, Voice
     from ourvidz_cli.app import App
     from ourvidz_cli.catalog.resolve import JobSpec
-    from ourvidz_cli.engine.report import Outcome
+    from ourvidz_cli.engine.jobs.report import Outcome
 
 
 def via_worker(app: App, spec: JobSpec, flags: RunFlags, voice: Voice) -> Outcome | None:
@@ -35,8 +35,6 @@ def via_worker(app: App, spec: JobSpec, flags: RunFlags, voice: Voice) -> Outcom
     except (KeyboardInterrupt, Interrupted):  # also once this process took the job over: still canceled
         raise Interrupted(f"interrupted: {handoff.cancel(job_id)}") from None
     if flags.sync:
-        from ourvidz_cli.api.run import sync_hook
-
         sync_hook(app, voice.say)(outcome)
     return outcome
 
@@ -45,8 +43,6 @@ class _HereRunner:
     """Runs the handed-off job in this process once no worker is left to take it."""
 
     def __init__(self, app: App, flags: RunFlags, voice: Voice) -> None:
-        from ourvidz_cli.api.run import make_runner
-
         self.runner = make_runner(app, replace(flags, sync=False), voice)  # synced once, by the caller
         self.app, self.say = app, voice.say
 

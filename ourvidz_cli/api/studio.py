@@ -13,54 +13,29 @@ job that failed, DiskFull, Interrupted; never SystemExit. Constructing a Studio 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ourvidz_cli.api.assets import AssetsApi
 from ourvidz_cli.api.events import Event, EventReporter
-from ourvidz_cli.errors import OurvidzError
+from ourvidz_cli.api.jobs import JobsApi
+from ourvidz_cli.api.queue import QueueApi
+from ourvidz_cli.api.result import JobFailed, Result, result_of
+
+__all__ = ["JobFailed", "Result", "Studio"]
 
 INPUTS = ("image", "strength", "mask", "invert_mask", "fit", "video", "first_frame", "last_frame", "ref_image")
 
 
-class JobFailed(OurvidzError):
-    """A job ran and failed (or was canceled); `result` holds what the ledger recorded."""
-
-    def __init__(self, message: str, result: Result) -> None:
-        super().__init__(message)
-        self.result = result
-
-
-@dataclass
-class Result:
-    """One job's outcome: its id, status, output files, resolved settings and timings."""
-
-    job_id: int
-    status: str
-    outputs: list[str]
-    config: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float | None] = field(default_factory=dict)
-    reused_from: int | None = None
-
-    def images(self) -> list[Any]:
-        """The outputs as PIL images (a video's: none)."""
-        from PIL import Image
-
-        return [Image.open(p) for p in self.outputs if p.endswith(".png")]
-
-    def frames(self) -> list[Any]:
-        """A video's frames, as uint8 arrays (height, width, 3)."""
-        from ourvidz_cli.library.contact_sheet import video_frames
-
-        return [f for p in self.outputs if p.endswith(".mp4") for f in video_frames(Path(p))]
-
-
 class Studio:
-    """A data home (default: OURVIDZ_HOME or the platform's data folder), its catalog and its ledger."""
+    """A data home (default: OURVIDZ_HOME or the platform's data folder), its catalog and its ledger, and the
+    settings every run of this Studio uses: the device, the memory budget, compiled models, Supabase sync."""
 
     def __init__(self, home: str | Path | None = None, smoke: bool = False, config: str | Path | None = None,
-                 device: str | None = None, vram_budget: str | None = None) -> None:
-        from ourvidz_cli.api.run import RunFlags
+                 device: str | None = None, vram_budget: str | None = None, *, compile: bool = False,
+                 sync: bool = False) -> None:
+        from ourvidz_cli.api.runner import RunFlags
         from ourvidz_cli.app import App, Settings
         from ourvidz_cli.errors import UsageError
         from ourvidz_cli.paths import resolve_home
@@ -69,11 +44,15 @@ class Studio:
             raise UsageError("smoke and config both pick a catalog; use one")
         self.app = App(Settings(home=resolve_home(str(home) if home else None),
                                 config=Path(config) if config else None, smoke=smoke))
-        self.flags = RunFlags(device=device, vram_budget=vram_budget)
+        self.flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile, sync=sync)
         self.flags.check()
-        from ourvidz_cli.api.collections import AssetsApi, JobsApi, QueueApi
+        self.queue, self.jobs, self.assets = QueueApi(self), JobsApi(self.app), AssetsApi(self.app)
+        self._engine: Any = None
 
-        self.queue, self.jobs, self.assets = QueueApi(self), JobsApi(self), AssetsApi(self)
+    @property
+    def home(self) -> Path:
+        """The data home: ledger, outputs, models."""
+        return self.app.home
 
     def __enter__(self) -> Studio:
         return self
@@ -85,7 +64,7 @@ class Studio:
         """Free the loaded models and close the ledger."""
         import sys
 
-        manager = sys.modules.get("ourvidz_cli.engine.manager")  # nothing loaded: torch stays unimported
+        manager = sys.modules.get("ourvidz_cli.engine.models.manager")  # nothing loaded: torch stays unimported
         if manager is not None:
             manager.release_all()
         if "ledger" in self.app.__dict__:
@@ -97,41 +76,73 @@ class Studio:
         finished request answered from its files unless `force`). `options` are the CLI's per-job options
         by their long names: seed, steps, size, frames, negative, count, guidance, enhance, sampler, shift,
         model, lora (a list), variation_seed, variation_strength, per_image, image, strength, mask,
-        invert_mask, fit, video, first_frame, last_frame, ref_image (a list)."""
+        invert_mask, fit, video, first_frame, last_frame, ref_image (a list). JobFailed if it fails."""
         spec = self.resolve(job_type, prompt, options)
-        return self._now(spec, use_worker, not force, on_progress)
+        return self.run(spec, use_worker=use_worker, reuse=not force, on_progress=on_progress)
 
-    def rerun(self, job_id: int, seed: int | None = None, use_worker: bool = True,
+    def rerun(self, job_id: int, seed: int | None = None, *, exact: bool = False, use_worker: bool = True,
               on_progress: Callable[[Event], None] | None = None) -> Result:
-        """A job again from its stored settings (the same seed unless `seed`): the same pixels."""
-        return self._now(self.app.rerun_spec(job_id, seed), use_worker, False, on_progress)
+        """A job again from its stored settings (the same seed unless `seed`): the same pixels. `exact`:
+        deterministic GPU kernels, in this process (never a warm worker, whose kernels were chosen at its
+        start)."""
+        flags = replace(self.flags, exact=exact)
+        flags.check()
+        spec = self.app.rerun_spec(job_id, seed)
+        return self._now(spec, use_worker and not exact, False, on_progress, True, flags)
+
+    def enhance(self, prompt: str, target: str = "sdxl", *, use_cache: bool = True,
+                on_progress: Callable[[Event], None] | None = None) -> Any:
+        """Qwen's rewrite of `prompt` for `target` ("sdxl", "wan-image" or "wan-video"), as an enhanced job
+        would generate with: `.output` the prompt, `.note` why the input was kept (a refusal, an empty
+        answer), `.cached` answered from the ledger's cache."""
+        from ourvidz_cli.prompts.enhancer import enhance_once
+
+        app, reporter = self.app, EventReporter(on_progress)
+        return enhance_once(app.catalog, app.ledger.enhancements, self.engine, prompt, target, use_cache=use_cache,
+                            on_phase=reporter.phase)
+
+    @property
+    def engine(self) -> Any:
+        """This Studio's handle on the shared engine: its `loads` and `evictions` count what its own calls
+        caused. Nothing loads (and torch is not imported) until a model is needed."""
+        if self._engine is None:
+            self._engine = self.app.engine(self.flags.device, self.flags.vram_budget, self.flags.compile)
+        return self._engine
 
     def resolve(self, job_type: str, prompt: str, options: dict[str, Any]) -> Any:
         """A job spec from the CLI's options (input files checked, then stored once the job resolved)."""
-        from ourvidz_cli.api.inputs import ImageOptions
-
-        options = dict(options)
-        images = ImageOptions(**{k: options.pop(k) for k in INPUTS if k in options})
-        given = {k: v for k, v in options.items() if v is not None and v is not False}
-        spec = self.app.resolve(job_type, prompt, {**given, **images.overrides()})
+        images, given = self.inputs(options)
+        spec = self.app.resolve(job_type, prompt, given)
         images.store(self.app.home)
         return spec
 
-    def _now(self, spec: Any, use_worker: bool, reuse: bool, on_progress: Callable[[Event], None] | None) -> Result:
-        from ourvidz_cli.api.run import Voice, outcome_now
+    def inputs(self, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The input files among `options`, checked (not yet stored), and the options a job resolves from."""
+        from ourvidz_cli.api.inputs import ImageOptions
+
+        options = dict(options)
+        # ImageOptions names the repeatable --ref-image by what it holds: `refs`.
+        images = ImageOptions(**{"refs" if k == "ref_image" else k: options.pop(k) for k in INPUTS if k in options})
+        given = {k: v for k, v in options.items() if v is not None and v is not False}
+        return images, {**given, **images.overrides()}
+
+    def run(self, spec: Any, *, use_worker: bool = True, reuse: bool = True,
+            on_progress: Callable[[Event], None] | None = None, strict: bool = True) -> Result:
+        """Run a resolved job (from `resolve`) now: from an identical finished job's files (`reuse`), a warm
+        worker (`use_worker`), or this process. With `strict`, a job that did not complete raises JobFailed."""
+        return self._now(spec, use_worker, reuse, on_progress, strict, self.flags)
+
+    def _now(self, spec: Any, use_worker: bool, reuse: bool, on_progress: Callable[[Event], None] | None,
+             strict: bool, flags: Any) -> Result:
+        from ourvidz_cli.api.run import outcome_now
+        from ourvidz_cli.api.runner import Voice
 
         reporter = EventReporter(on_progress)
         extra: dict[str, Any] = {}
-        outcome = outcome_now(self.app, spec, self.flags, extra, use_worker, reuse,
+        outcome = outcome_now(self.app, spec, flags, extra, use_worker, reuse,
                               Voice(lambda: reporter, reporter.phase))
-        return self.result(outcome, extra)
+        return self.result(outcome, extra, strict)
 
     def result(self, outcome: Any, extra: dict[str, Any], strict: bool = True) -> Result:
         """A run's outcome as a Result; with `strict`, a failed or canceled job raises JobFailed."""
-        job = self.app.ledger.jobs.get(outcome.job_id)
-        timings = {k: job.get(k) for k in ("load_s", "generate_s", "enhance_s", "duration_s")}
-        result = Result(outcome.job_id, outcome.status, list(outcome.outputs), job["config"].to_dict(), timings,
-                        extra.get("reused_from"))
-        if strict and outcome.status != "completed":
-            raise JobFailed(f"job {outcome.job_id} {outcome.status}: {outcome.error}", result)
-        return result
+        return result_of(self.app, outcome, extra, strict)

@@ -17,6 +17,7 @@ from ourvidz_cli.catalog.job_extras import expand_prompt, extras
 from ourvidz_cli.catalog.load import check_shape, parse_size
 from ourvidz_cli.catalog.revisions import pin_config
 from ourvidz_cli.catalog.schema import LIMITS, MAX_PROMPT_CHARS, MAX_SEED, MIME_BY_OUTPUT, Catalog, JobType, Model
+from ourvidz_cli.catalog.values import as_bool, bounded_int, in_range, parse_seed
 from ourvidz_cli.errors import UsageError
 
 OVERRIDES = ("steps", "size", "frames", "seed", "negative", "count", "guidance", "priority", "max_attempts", "enhance",
@@ -48,46 +49,6 @@ class JobSpec:
     @property
     def seed(self) -> int:
         return self.config.seed
-
-
-def _as_int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise UsageError(f"--{name} must be a whole number, got {value!r}")
-    try:
-        if isinstance(value, float) and not value.is_integer():
-            raise ValueError
-        return int(str(value).strip()) if not isinstance(value, (int, float)) else int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"--{name} must be a whole number, got {value!r}") from None
-
-
-def _in_range(name: str, value: float, limits: tuple[float, float]) -> None:
-    lo, hi = limits
-    if not lo <= value <= hi:
-        raise UsageError(f"--{name} {value} is out of range {lo}..{hi}")
-
-
-def _bounded_int(name: str, value: Any, limit_key: str | None = None) -> int:
-    number = _as_int(name, value)
-    _in_range(name, number, LIMITS[limit_key or name])
-    return number
-
-
-def _as_bool(name: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off", ""):
-        return False
-    raise UsageError(f"{name} must be true or false, got {value!r}")
-
-
-def parse_seed(value: Any) -> int:
-    seed = _as_int("seed", value)
-    _in_range("seed", seed, (0, MAX_SEED))
-    return seed
 
 
 def check_prompt(prompt: Any) -> str:
@@ -130,8 +91,8 @@ def spec_from_bundle(info: dict[str, Any], catalog: Catalog | None) -> JobSpec:
     enhancer = _model_here(config.enhancer, catalog) if config.enhancer else None
     config = replace(config, model=_model_here(config.model, catalog), enhancer=enhancer)
     return JobSpec(job_type=str(info["type"]), prompt=check_prompt(info["prompt"]),
-                   priority=_bounded_int("priority", info.get("priority", 1)),
-                   max_attempts=_bounded_int("max-attempts", info.get("max_attempts", 3), "max_attempts"),
+                   priority=bounded_int("priority", info.get("priority", 1)),
+                   max_attempts=bounded_int("max-attempts", info.get("max_attempts", 3), "max_attempts"),
                    config=config, enhanced_prompt=info.get("enhanced_prompt"))
 
 
@@ -162,7 +123,7 @@ def _shape(jt: JobType, model: Model, over: dict[str, Any]) -> tuple[int, int, i
     if "frames" in over:
         if jt.frames is None:
             raise UsageError(f"--frames does not apply to {jt.name}: model '{model.name}' makes still images")
-        frames = _bounded_int("frames", over["frames"])
+        frames = bounded_int("frames", over["frames"])
         if jt.output == "png" and frames != 1:
             raise UsageError(f"--frames {frames} does not apply to {jt.name}, which writes one still image per "
                              "output; use a video job type (e.g. video_fast) for clips")
@@ -172,7 +133,7 @@ def _shape(jt: JobType, model: Model, over: dict[str, Any]) -> tuple[int, int, i
 
 def _enhancement(catalog: Catalog, jt: JobType, over: dict[str, Any]) -> tuple[Model | None, EnhanceSpec | None]:
     name = jt.enhancer
-    if _as_bool("enhance", over.get("enhance", False)) and name is None:
+    if as_bool("enhance", over.get("enhance", False)) and name is None:
         name = catalog.enhancer
         if name is None or jt.enhance_prompt is None:
             raise UsageError(f"--enhance: the catalog names no enhancer model or prompt target for {jt.name}")
@@ -217,20 +178,20 @@ def resolve_job(catalog: Catalog, type_name: str, prompt: Any, overrides: dict[s
         raise UsageError(f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(OVERRIDES)}")
     text = "" if empty_prompt and not str(prompt or "").strip() else check_prompt(prompt)
     model = _pick_model(catalog, jt, over)
-    steps = _bounded_int("steps", over.get("steps", jt.steps))
-    count = _bounded_int("count", over.get("count", jt.count))
-    priority = _bounded_int("priority", over.get("priority", jt.priority))
-    max_attempts = _bounded_int("max-attempts", over.get("max_attempts", catalog.max_attempts), "max_attempts")
+    steps = bounded_int("steps", over.get("steps", jt.steps))
+    count = bounded_int("count", over.get("count", jt.count))
+    priority = bounded_int("priority", over.get("priority", jt.priority))
+    max_attempts = bounded_int("max-attempts", over.get("max_attempts", catalog.max_attempts), "max_attempts")
     try:
         guidance = float(over.get("guidance", jt.guidance))
     except (TypeError, ValueError):
         raise UsageError(f"--guidance must be a number, got {over.get('guidance')!r}") from None
-    _in_range("guidance", guidance, LIMITS["guidance"])
+    in_range("guidance", guidance, LIMITS["guidance"])
     seed = parse_seed(over["seed"]) if "seed" in over else secrets.randbelow(MAX_SEED + 1)
     width, height, frames = _shape(jt, model, over)
     enhancer, enhance = _enhancement(catalog, jt, over)
     text, template = expand_prompt(text, seed, count, over, home / "wildcards" if home else None)
-    more = extras(catalog, jt, model, over, text, steps, _as_bool("invert_mask", over.get("invert_mask", False)),
+    more = extras(catalog, jt, model, over, text, steps, as_bool("invert_mask", over.get("invert_mask", False)),
                   home / "loras" if home else None)
     vace = more["vace"]
     _check_present(catalog, [model] + ([enhancer] if enhancer else []) + ([catalog.models[vace.name]] if vace else []))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ourvidz_cli.catalog.schema import JobType, Model
+from ourvidz_cli.catalog.values import parse_seed
 from ourvidz_cli.errors import UsageError
 
 
@@ -37,8 +38,6 @@ def check_sampler(kind: str, name: str, where: str) -> str:
 
 def variation(over: dict[str, Any], has_inputs: bool) -> tuple[int | None, float | None]:
     """--variation-seed S and --variation-strength W (default 0.1: a nudge); text jobs only."""
-    from ourvidz_cli.catalog.resolve import parse_seed
-
     if "variation_seed" not in over:
         if "variation_strength" in over:
             raise UsageError("--variation-strength needs --variation-seed: the seed whose noise to lean towards")

@@ -11,7 +11,7 @@ import typer
 from ourvidz_cli.cli import complete
 from ourvidz_cli.cli.options import AssetIdArg, JsonOpt
 from ourvidz_cli.cli.output import emit_json, err_console, out_console, when
-from ourvidz_cli.cli.root import sub_app, workspace
+from ourvidz_cli.cli.root import studio, sub_app, workspace
 from ourvidz_cli.errors import UsageError
 
 assets_app = sub_app("Generated files: list, show, export, delete.")
@@ -65,7 +65,8 @@ def assets_list(
     if grids:
         _grid_sheets(as_json)
         return
-    items = _library().list(_filter(bucket, job_type, status, since, search, limit or None))
+    items = studio().assets.list(bucket=bucket, search=search, since=since, limit=limit or None, job_type=job_type,
+                                 status=status)
     if as_json:
         emit_json(items)
         return

@@ -4,7 +4,7 @@ data home when one is running, else this process)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -41,12 +41,14 @@ from ourvidz_cli.cli.options import (
     VariationSeedOpt,
     VariationStrengthOpt,
     VideoOpt,
-    overrides,
 )
 from ourvidz_cli.cli.output import emit_json
-from ourvidz_cli.cli.root import app, workspace
-from ourvidz_cli.cli.run import RunFlags, run_now
+from ourvidz_cli.cli.root import app, studio, workspace
+from ourvidz_cli.cli.run import RunFlags, print_results, run_now, sigterm_as_interrupt
 from ourvidz_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from ourvidz_cli.api.studio import Studio
 
 
 @app.command()
@@ -87,19 +89,14 @@ def generate(
 ) -> None:
     """Generate now and print the output paths (a running 'ourvidz worker' does it warm; a repeat of a
     finished request with a fixed --seed returns its outputs at once)."""
-    from ourvidz_cli.api.inputs import ImageOptions
-
-    ws = workspace()
-    images = ImageOptions(image, strength, mask, invert_mask, fit, video, first_frame, last_frame, ref_image)
-    spec = ws.resolve(job_type, prompt, overrides(steps=steps, size=size, frames=frames, seed=seed,
-                                                  negative=negative, count=count, guidance=guidance,
-                                                  model=model, lora=lora, sampler=sampler, shift=shift,
-                                                  variation_seed=variation_seed, variation_strength=variation_strength,
-                                                  per_image=per_image or None,
-                                                  enhance=enhance or None, **images.overrides()))
-    images.store(ws.home)
-    run_now(ws, spec, RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync), as_json,
-            use_worker=not no_worker, reuse=not force, ab=ab)
+    st = studio(device, vram_budget, compile_, sync)
+    spec = st.resolve(job_type, prompt, dict(
+        steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count, guidance=guidance,
+        model=model, lora=lora, sampler=sampler, shift=shift, variation_seed=variation_seed,
+        variation_strength=variation_strength, per_image=per_image, enhance=enhance, image=image, strength=strength,
+        mask=mask, invert_mask=invert_mask, fit=fit, video=video, first_frame=first_frame, last_frame=last_frame,
+        ref_image=ref_image))
+    run_now(st, spec, as_json, use_worker=not no_worker, reuse=not force, ab=ab)
 
 
 @app.command()
@@ -122,10 +119,10 @@ def rerun(
     """Run a job again from its stored settings (same seed unless --seed): the same model files (Hugging
     Face models at the commit the job loaded), same device, same pixels. With --bundle, a bundled job, and
     whether its pixels match."""
-    ws = workspace()
     flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync, exact=exact)
-    _check_exact(flags, queue)
-    no_worker = no_worker or exact  # a warm worker's kernels were chosen when it started
+    flags.check()
+    if exact and queue:
+        raise UsageError("--exact runs the job in this process; it does not apply with --queue")
     if (job_id is None) == (bundle is None):
         raise UsageError("give a JOB_ID, or --bundle FILE.zip")
     if bundle is not None:
@@ -133,30 +130,33 @@ def rerun(
             raise UsageError("--bundle reproduces the bundled job as it ran; --seed and --queue do not apply")
         from ourvidz_cli.cli.reproduce import rerun_bundle
 
-        rerun_bundle(ws, bundle, flags, not no_worker, as_json)
+        rerun_bundle(workspace(), bundle, flags, not (no_worker or exact), as_json)
         return
     assert job_id is not None
-    spec = ws.rerun_spec(job_id, seed)
+    st = studio(device, vram_budget, compile_, sync)
     if queue:
-        ids = ws.ledger.queue.add([spec])
+        ids = st.queue.rerun(job_id, seed)
         if as_json:
             emit_json({"job_ids": ids, "rerun_of": job_id})
         else:
             print(ids[0])
         return
-    # A rerun exists to reproduce: it always renders.
+    _rerun_now(st, job_id, seed, exact, not no_worker, as_json)
+
+
+def _rerun_now(st: Studio, job_id: int, seed: int | None, exact: bool, use_worker: bool, as_json: bool) -> None:
+    """A rerun exists to reproduce: it always renders (never answered from an identical job's files)."""
+    from ourvidz_cli.api.result import JobFailed
+    from ourvidz_cli.cli.progress import ConsoleProgress
+
     extra: dict[str, object] = {"rerun_of": job_id}
     if exact:
-        from ourvidz_cli.engine.determinism import make_deterministic
+        from ourvidz_cli.engine.jobs.determinism import make_deterministic
 
         extra["deterministic"] = make_deterministic()
-    run_now(ws, spec, flags, as_json, extra=extra, use_worker=not no_worker, reuse=False)
-
-
-def _check_exact(flags: RunFlags, queue: bool) -> None:
-    """--exact promises kernels chosen in this process, now."""
-    if flags.exact and flags.compile:
-        raise UsageError("--exact and --compile do not mix: compiled kernels are autotuned, and may differ run "
-                         "to run; drop one of them")
-    if flags.exact and queue:
-        raise UsageError("--exact runs the job in this process; it does not apply with --queue")
+    with sigterm_as_interrupt():
+        try:
+            result = st.rerun(job_id, seed, exact=exact, use_worker=use_worker, on_progress=ConsoleProgress())
+        except JobFailed as failed:
+            result = failed.result
+    print_results([result], extra, as_json)

@@ -39,6 +39,13 @@ app.add_typer(worker.worker_app, name="worker")
 _REGISTERED = (generate, library, prompts, selftest)
 
 
+def _print_version(value: bool) -> None:
+    """Eager, so `ourvidz --version` answers before Click asks for a command."""
+    if value:
+        print(f"ourvidz {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def root(
     home: Annotated[str | None, typer.Option("--home", help="Data home (env OURVIDZ_HOME).")] = None,
@@ -47,12 +54,10 @@ def root(
         Path | None, typer.Option("--config", envvar="OURVIDZ_CONFIG", help="Another catalog (models.toml).")
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option(
+        "--version", help="Print the version and exit.", is_eager=True, callback=_print_version)] = False,
 ) -> None:
     """ourvidz: image and video generation on one GPU, with a SQLite job ledger."""
-    if version:
-        print(f"ourvidz {__version__}")
-        raise typer.Exit()
     if smoke and config:
         raise UsageError("--smoke and --config both pick a catalog; use one")
     from ourvidz_cli.app import Settings

@@ -32,7 +32,7 @@ def _gib(n: int | None) -> str:
 @models_app.command("list")
 def models_list(as_json: JsonOpt = False) -> None:
     """Catalog models: where each resolves, present or missing, size on disk and in memory."""
-    from ourvidz_cli.engine.model_store import estimate_bytes, locate
+    from ourvidz_cli.engine.models.model_store import estimate_bytes, locate
 
     rows = []
     for model, cat in _models(None):
@@ -65,7 +65,7 @@ def models_pull(
     as_json: JsonOpt = False,
 ) -> None:
     """Download repo models (and their LoRAs) into the Hugging Face cache, with progress on stderr."""
-    from ourvidz_cli.engine.model_store import pull
+    from ourvidz_cli.engine.models.model_store import pull
 
     results, failures = [], []
     for model, cat in _models(name):
@@ -90,7 +90,7 @@ def models_check(
     as_json: JsonOpt = False,
 ) -> None:
     """Check each model's configs and weight headers without loading it (fast)."""
-    from ourvidz_cli.engine.model_store import check
+    from ourvidz_cli.engine.models.model_store import check
 
     report = {model.name: check(model, cat) for model, cat in _models(name)}
     if as_json:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any
+
+from ourvidz_cli.api.jobs import when  # noqa: F401  (the commands' one time format, re-exported)
 
 
 def emit_json(obj: Any) -> None:
@@ -27,10 +28,6 @@ def out_console() -> Any:
 
 def say_phase(text: str) -> None:
     err_console().print(f"  {text}", style="dim")
-
-
-def when(ts: float | None) -> str | None:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts)) if ts else None
 
 
 def table(columns: tuple[str, ...], rows: list[list[str]], title: str | None = None) -> None:

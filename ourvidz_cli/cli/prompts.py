@@ -9,7 +9,7 @@ import typer
 
 from ourvidz_cli.cli.options import DeviceOpt, JsonOpt, SeedOpt
 from ourvidz_cli.cli.output import emit_json, err_console, out_console, say_phase
-from ourvidz_cli.cli.root import app, workspace
+from ourvidz_cli.cli.root import app, studio, workspace
 
 TARGETS = ("sdxl", "wan-image", "wan-video")
 
@@ -23,14 +23,12 @@ def enhance(
     as_json: JsonOpt = False,
 ) -> None:
     """Rewrite a prompt with Qwen for SDXL or Wan, as the enhanced job types do; prints the result."""
-    from ourvidz_cli.prompts.enhancer import enhance_once
+    from ourvidz_cli.cli.progress import ConsoleProgress
 
-    ws = workspace()
-    engine = ws.engine(device)
-    result = enhance_once(ws.catalog, ws.ledger.enhancements, engine, prompt, target, use_cache=not no_cache,
-                          on_phase=say_phase)
+    st = studio(device)
+    result = st.enhance(prompt, target, use_cache=not no_cache, on_progress=ConsoleProgress())
     if as_json:
-        emit_json({**result.as_dict(), "model_loads": engine.loads})
+        emit_json({**result.as_dict(), "model_loads": st.engine.loads})
         return
     print(result.output)
     if result.note:

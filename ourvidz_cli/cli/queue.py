@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ourvidz_cli.cli import remote
-from ourvidz_cli.cli.jobs import job_row
 from ourvidz_cli.cli.options import (
     AbOpt,
     BudgetOpt,
@@ -45,13 +43,16 @@ from ourvidz_cli.cli.options import (
     VideoOpt,
     overrides,
 )
-from ourvidz_cli.cli.output import emit_json, err_console, out_console, table, when
+from ourvidz_cli.cli.output import emit_json, err_console, out_console, table
 from ourvidz_cli.cli.remote import QueueOpt
-from ourvidz_cli.cli.root import sub_app, workspace
-from ourvidz_cli.cli.run import RunFlags, make_runner, sigterm_as_interrupt
+from ourvidz_cli.cli.root import studio, sub_app, workspace
+from ourvidz_cli.cli.run import sigterm_as_interrupt
 from ourvidz_cli.errors import UsageError
 from ourvidz_cli.queue import STATUSES
 from ourvidz_cli.remote.transport import queue_url
+
+if TYPE_CHECKING:
+    from ourvidz_cli.api.queue import QueueRun
 
 queue_app = sub_app("Queue jobs and run them in batches.")
 
@@ -61,13 +62,8 @@ def queue_add(
     job_type: Annotated[str | None, typer.Argument(metavar="[TYPE]", help="Job type.")] = None,
     prompt: Annotated[str | None, typer.Argument(metavar="[PROMPT]", help="What to generate.")] = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Jobs from a .jsonl or .csv file.")] = None,
-    steps: StepsOpt = None,
-    size: SizeOpt = None,
-    frames: FramesOpt = None,
-    seed: SeedOpt = None,
-    negative: NegOpt = None,
-    count: CountOpt = None,
-    guidance: GuidanceOpt = None,
+    steps: StepsOpt = None, size: SizeOpt = None, frames: FramesOpt = None, seed: SeedOpt = None,
+    negative: NegOpt = None, count: CountOpt = None, guidance: GuidanceOpt = None,
     model: ModelOpt = None, lora: LoraOpt = None, sampler: SamplerOpt = None, shift: ShiftOpt = None,
     variation_seed: VariationSeedOpt = None, variation_strength: VariationStrengthOpt = None,
     per_image: PerImageOpt = False,
@@ -77,36 +73,35 @@ def queue_add(
     priority: PriorityOpt = None,
     enhance: EnhanceOpt = False,
     ab: AbOpt = False,
-    image: ImageOpt = None,
-    strength: StrengthOpt = None,
-    mask: MaskOpt = None,
-    invert_mask: InvertMaskOpt = False,
-    fit: FitOpt = None,
-    video: VideoOpt = None,
-    first_frame: FirstFrameOpt = None,
-    last_frame: LastFrameOpt = None,
+    image: ImageOpt = None, strength: StrengthOpt = None, mask: MaskOpt = None, invert_mask: InvertMaskOpt = False,
+    fit: FitOpt = None, video: VideoOpt = None, first_frame: FirstFrameOpt = None, last_frame: LastFrameOpt = None,
     ref_image: RefImageOpt = None,
     queue: QueueOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Queue one job, or every job in a file; prints the new job ids."""
-    from ourvidz_cli.api.inputs import ImageOptions
-
-    ws, url = workspace(), queue_url(queue)
-    images = ImageOptions(image, strength, mask, invert_mask, fit, video, first_frame, last_frame, ref_image)
+    url = queue_url(queue)
+    inputs = dict(image=image, strength=strength, mask=mask, invert_mask=invert_mask, fit=fit, video=video,
+                  first_frame=first_frame, last_frame=last_frame, ref_image=ref_image)
     opts = overrides(steps=steps, size=size, frames=frames, seed=seed, negative=negative, count=count,
                      guidance=guidance, model=model, lora=lora, sampler=sampler, shift=shift,
                      variation_seed=variation_seed, variation_strength=variation_strength,
-                     per_image=per_image or None, priority=priority,
-                     enhance=enhance or None, **images.overrides())
-    _check_what(job_type, prompt, file, ab, url, bool(images.prepared), combinations)
+                     per_image=per_image or None, priority=priority, enhance=enhance or None)
+    given_inputs = any(v for k, v in inputs.items() if k not in ("strength", "fit", "invert_mask"))
+    _check_what(job_type, prompt, file, ab, url, given_inputs, combinations)
     if url is not None:
-        remote.add(ws, url, job_type, prompt, file, opts, as_json)
+        remote.add(workspace(), url, job_type, prompt, file, opts, as_json)
         return
-    if images.prepared:  # checked first: resolving refuses a flag the job type does not take
-        ws.resolve(str(job_type), prompt, opts)
-        images.store(ws.home)
-    _add_here(ws, job_type, prompt, file, opts, "combinations" if combinations else "ab" if ab else None, as_json)
+    st = studio()
+    if file is not None:
+        ids = st.queue.add_file(file, **opts)
+    else:
+        ids = st.queue.add(str(job_type), str(prompt), ab=ab, combinations=combinations, **opts, **inputs)
+    if as_json:
+        emit_json({"job_ids": ids})
+    else:
+        print("\n".join(str(i) for i in ids))
+        err_console().print(f"queued {len(ids)} job(s); run them with 'ourvidz queue run'")
 
 
 def _check_what(job_type: str | None, prompt: str | None, file: Path | None, ab: bool, url: str | None,
@@ -124,40 +119,19 @@ def _check_what(job_type: str | None, prompt: str | None, file: Path | None, ab:
                          "--queue")
 
 
-def _add_here(ws: Any, job_type: str | None, prompt: str | None, file: Path | None, opts: dict[str, Any],
-              how: str | None, as_json: bool) -> None:
-    """Into this data home's ledger (`how`: "ab" a pair, "combinations" every expansion), waking its idle
-    warm workers."""
-    from ourvidz_cli.warm.handoff import ring_workers
-
-    if how == "combinations":
-        ids = ws.enqueue_combinations(str(job_type), str(prompt), opts)
-    elif how == "ab":
-        ids = ws.enqueue_pair(str(job_type), str(prompt), opts)
-    else:
-        ids = ws.enqueue_file(file, opts) if file is not None else ws.enqueue(job_type, prompt, opts)
-    ring_workers(ws.ledger)
+def _summary(run: QueueRun, order: str, as_json: bool) -> dict[str, int]:
+    tally = run.tally()
     if as_json:
-        emit_json({"job_ids": ids})
-    else:
-        print("\n".join(str(i) for i in ids))
-        err_console().print(f"queued {len(ids)} job(s); run them with 'ourvidz queue run'")
-
-
-def _summary(results: list[Any], wall: float, runner: Any, order: str, as_json: bool) -> dict[str, int]:
-    tally = {st: sum(1 for r in results if r.status == st) for st in ("completed", "failed", "canceled", "queued")}
-    loads = runner.model_loads
-    if as_json:
-        emit_json({**tally, "jobs_run": len(results), "wall_s": round(wall, 3), "model_loads": loads,
-                   "evictions": runner.evictions, "batched_enhancements": runner.batched_enhancements,
-                   "order": order, "jobs": [r.as_dict() for r in results]})
+        emit_json({**tally, "jobs_run": len(run), "wall_s": round(run.wall_s, 3), "model_loads": run.model_loads,
+                   "evictions": run.evictions, "batched_enhancements": run.batched_enhancements,
+                   "order": order, "jobs": [r.as_dict() for r in run]})
         return tally
     table(("job", "type", "status", "seconds", "outputs / error"),
           [[str(r.job_id), r.job_type, r.status, f"{r.duration_s:.1f}", r.error or "\n".join(r.outputs)]
-           for r in results], title="queue run")
+           for r in run], title="queue run")
     out_console().print(
         f"{tally['completed']} completed, {tally['failed']} failed, {tally['canceled']} canceled "
-        f"in {wall:.1f}s; {loads} model load(s), {runner.evictions} eviction(s)"
+        f"in {run.wall_s:.1f}s; {run.model_loads} model load(s), {run.evictions} eviction(s)"
     )
     return tally
 
@@ -185,16 +159,13 @@ def queue_run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run queued jobs until the queue is empty: fast before high, preferring loaded models."""
-    flags = RunFlags(device=device, vram_budget=vram_budget, compile=compile_, sync=sync, order=order,
-                     max_wait_s=max_wait, enhance_batch=enhance_batch)
-    ws = workspace()
-    runner = make_runner(ws, flags)  # checks the flags before any job is claimed
-    ws.ledger.db.check_pages()  # a damaged page is named, not read as an empty queue
-    started = time.perf_counter()
+    from ourvidz_cli.cli.progress import ConsoleProgress
+
+    st = studio(device, vram_budget, compile_, sync)
     with sigterm_as_interrupt():
-        results = runner.run_queue(max_jobs=max_jobs, watch=watch, poll_s=poll)
-    tally = _summary(results, time.perf_counter() - started, runner, order, as_json)
-    if tally["failed"]:
+        run = st.queue.run(max_jobs, ConsoleProgress(), watch=watch, poll_s=poll, order=order, max_wait_s=max_wait,
+                           enhance_batch=enhance_batch)
+    if _summary(run, order, as_json)["failed"]:
         raise typer.Exit(1)
 
 
@@ -214,22 +185,18 @@ def queue_plan(
 ) -> None:
     """Without running anything: the order 'queue run' will take, the model loads and evictions it will
     cause under the memory budget, and the time it will take by this machine's past jobs."""
-    from ourvidz_cli.engine.planner import Planner, device_and_budget
-
-    RunFlags(device=device, vram_budget=vram_budget, order=order).check()
-    where, budget = device_and_budget(device, vram_budget)
-    plan = Planner(workspace().ledger, where, budget, compile_, order, max_wait, enhance_batch).run()
+    summary = studio(device, vram_budget, compile_).queue.plan(order, max_wait, enhance_batch)
     if as_json:
-        emit_json(plan.as_dict())
+        emit_json(summary)
         return
     table(("#", "job", "type", "loads", "evicts", "est. s"),
-          [[str(n), str(s.job_id), s.job_type, ", ".join(s.loads), ", ".join(s.evicts),
-            "no history" if s.est_s is None else f"{s.est_s:.1f}"] for n, s in enumerate(plan.steps, 1)],
-          title=f"queue plan ({order}, {where}, budget {_size(budget)})")
-    summary = plan.as_dict()
+          [[str(n), str(s["job_id"]), s["job_type"], ", ".join(s["loads"]), ", ".join(s["evicts"]),
+            "no history" if s["est_s"] is None else f"{s['est_s']:.1f}"] for n, s in enumerate(summary["steps"], 1)],
+          title=f"queue plan ({order}, {summary['device']}, budget {_size(summary['budget_bytes'])})")
     total = "no history" if summary["estimated_s"] is None else f"about {summary['estimated_s']:.0f}s"
     unknown = summary["jobs_without_history"]
-    out_console().print(f"{summary['jobs']} job(s); {plan.model_loads} model load(s), {plan.evictions} eviction(s); "
+    out_console().print(f"{summary['jobs']} job(s); {summary['model_loads']} model load(s), "
+                        f"{summary['evictions']} eviction(s); "
                         f"{total}" + (f" ({unknown} job(s) without history not counted)" if unknown and
                                       summary["estimated_s"] is not None else ""))
 
@@ -243,19 +210,17 @@ def queue_list(
     as_json: JsonOpt = False,
 ) -> None:
     """List jobs, newest first."""
-    if status is not None and status not in STATUSES:
-        raise UsageError(f"--status '{status}' is not one of {', '.join(STATUSES)}")
-    jobs_store = workspace().ledger.jobs
-    jobs = jobs_store.list(status=status, limit=limit or None)
-    total = jobs_store.count(status)
+    st = studio()
+    jobs = st.jobs.list(status=status, limit=limit or None)
+    total = st.jobs.count(status)
     if len(jobs) < total:
         err_console().print(f"showing the newest {len(jobs)} of {total} jobs; --limit 0 shows all")
     if as_json:
-        emit_json([{k: v for k, v in job_row(j).items() if k != "config"} for j in jobs])
+        emit_json([{k: v for k, v in j.items() if k != "config"} for j in jobs])
         return
     table(("id", "type", "status", "pri", "tries", "created", "secs", "prompt"),
           [[str(j["id"]), j["type"], j["status"], str(j["priority"]), f"{j['attempts']}/{j['max_attempts']}",
-            when(j["created_at"]) or "", f"{j['duration_s']:.1f}" if j["duration_s"] else "", j["prompt"][:48]]
+            j["created_at"] or "", f"{j['duration_s']:.1f}" if j["duration_s"] else "", j["prompt"][:48]]
            for j in jobs])
 
 
@@ -270,7 +235,7 @@ def queue_cancel(
     if url is not None:
         remote.cancel(url, job_id, as_json)
         return
-    result = workspace().ledger.queue.cancel(remote.local_id(job_id))
+    result = studio().queue.cancel(remote.local_id(job_id))
     if as_json:
         emit_json({"job_id": int(job_id), "result": result})
     else:
@@ -290,7 +255,7 @@ def queue_status(queue: QueueOpt = None, as_json: JsonOpt = False) -> None:
 @queue_app.command("retry")
 def queue_retry(job_id: JobIdArg, as_json: JsonOpt = False) -> None:
     """Put a failed or canceled job back in the queue, with fresh attempts."""
-    workspace().ledger.queue.retry(job_id)
+    studio().queue.retry(job_id)
     if as_json:
         emit_json({"job_id": job_id, "status": "queued"})
     else:

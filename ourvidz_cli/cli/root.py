@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from ourvidz_cli.api.studio import Studio
     from ourvidz_cli.app import App, Settings
 
 app = typer.Typer(
@@ -36,3 +37,13 @@ def workspace() -> App:
     if State.settings is None:
         State.settings = Settings(home=resolve_home(None))
     return App(State.settings)
+
+
+def studio(device: str | None = None, vram_budget: str | None = None, compile_: bool = False,
+           sync: bool = False) -> Studio:
+    """The API's Studio on the workspace the root options chose, with a command's run options."""
+    from ourvidz_cli.api.studio import Studio
+
+    settings = workspace().settings
+    return Studio(home=settings.home, smoke=settings.smoke, config=settings.config, device=device,
+                  vram_budget=vram_budget, compile=compile_, sync=sync)

@@ -44,7 +44,7 @@ def selftest(device: DeviceOpt = None, as_json: JsonOpt = False) -> None:
     from ourvidz_cli.app import App, Settings
     from ourvidz_cli.cli.run import RunFlags
     from ourvidz_cli.engine.families.registry import family
-    from ourvidz_cli.engine.selftest import check_family
+    from ourvidz_cli.engine.jobs.selftest import check_family
 
     RunFlags(device=device).check()
     smoke = App(Settings(home=workspace().home, smoke=True))

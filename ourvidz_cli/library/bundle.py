@@ -19,7 +19,7 @@ from typing import Any
 from ourvidz_cli.catalog.fingerprint import model_identity
 from ourvidz_cli.catalog.job import ModelRef
 from ourvidz_cli.catalog.revisions import pin_config
-from ourvidz_cli.engine.residency import load_dtype
+from ourvidz_cli.engine.models.residency import load_dtype
 from ourvidz_cli.errors import UsageError
 
 FORMAT = "ourvidz-bundle/1"
@@ -31,7 +31,7 @@ _INDEX_NAMES = ("model_index.json", "config.json", "model.safetensors.index.json
 def _index_sha256(source: str, local: bool, revision: str | None = None) -> str | None:
     """The sha256 of the file that names a model's weights: its index JSON, or a single-file checkpoint's
     safetensors header (hashing gigabytes of weights would take minutes)."""
-    from ourvidz_cli.engine.model_store import resolve_local
+    from ourvidz_cli.engine.models.model_store import resolve_local
 
     root = resolve_local(source, local, revision)
     if root is None:

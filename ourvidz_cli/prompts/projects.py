@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ourvidz_cli.catalog.resolve import parse_seed, resolve_job
+from ourvidz_cli.catalog.resolve import resolve_job
 from ourvidz_cli.catalog.schema import MAX_SEED, Catalog
+from ourvidz_cli.catalog.values import parse_seed
 from ourvidz_cli.errors import UsageError
 from ourvidz_cli.ledger import Ledger
 from ourvidz_cli.prompts import storyboard as sb

@@ -23,7 +23,7 @@ from ourvidz_cli.remote.results import Held, Results
 
 if TYPE_CHECKING:
     from ourvidz_cli.catalog.resolve import JobSpec
-    from ourvidz_cli.engine.report import Outcome
+    from ourvidz_cli.engine.jobs.report import Outcome
 
 
 def served_queues(catalog: Any, kinds: Sequence[str] | None) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ourvidz_cli.engine.report import Outcome, Reporter
+from ourvidz_cli.engine.jobs.report import Outcome, Reporter
 from ourvidz_cli.errors import UsageError
 from ourvidz_cli.ledger.workers import is_alive
 from ourvidz_cli.queue import CANCELED, COMPLETED, FAILED, QUEUED, RUNNING, Job, Worker, process_alive

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ourvidz_cli.engine.report import Outcome, Reporter
+from ourvidz_cli.engine.jobs.report import Outcome, Reporter
 
 BEAT_S = 1.0
 # Step writes are spaced out: a fast model takes many steps a second, and the client polls at 20 Hz.

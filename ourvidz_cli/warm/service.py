@@ -44,7 +44,7 @@ class LocalWorker:
 
     def _warm(self) -> None:
         """Pay the cold start now, not in the first client's wait."""
-        from ourvidz_cli.engine.libraries import quiet
+        from ourvidz_cli.engine.models.libraries import quiet
 
         self.settings["device"] = self.settings.get("device") or self.runner.engine.engine.device
         quiet()

@@ -30,3 +30,11 @@ def test_light_commands_import_no_model_libraries(cli, home: Path, args: list[st
     proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60,
                           env={"OURVIDZ_HOME": str(home), "PATH": "/usr/bin:/bin"})
     assert proc.stderr.strip().endswith("EXIT:0 HEAVY:"), proc.stderr  # it answered, and without them
+
+
+@pytest.mark.parametrize("launcher", [["-m", "ourvidz_cli"], ["-c", "from ourvidz_cli.cli.main import entry; entry()"]])
+def test_version_answers_without_a_command(launcher: list[str]) -> None:
+    from ourvidz_cli import __version__
+
+    proc = subprocess.run([sys.executable, *launcher, "--version"], capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout) == (0, f"ourvidz {__version__}\n"), proc.stderr

@@ -15,7 +15,7 @@ from tests.conftest import Result, spawn
 
 
 def test_model_switches_checkpoint_and_the_plan_predicts_the_loads(cli: Callable[..., Result], home: Path) -> None:
-    """The smoke profile's `other` is the tiny SDXL with its UNet weights moved (engine.smoke_extras)."""
+    """The smoke profile's `other` is the tiny SDXL with its UNet weights moved (engine.models.smoke_extras)."""
     base = ["--smoke", "queue", "add", "sdxl_image_fast", "a pier", "--seed", "4", "--steps", "2",
             "--count", "1"]
     for model in ("other", None, "other", None):

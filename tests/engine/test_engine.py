@@ -15,7 +15,7 @@ import pytest
 
 from ourvidz_cli.catalog.load import load_catalog
 from ourvidz_cli.catalog.resolve import resolve_job
-from ourvidz_cli.engine.model_store import estimate_bytes
+from ourvidz_cli.engine.models.model_store import estimate_bytes
 from ourvidz_cli.ledger import Ledger
 from ourvidz_cli.queue import ClaimOrder, Worker
 from tests.conftest import Result, jobs
@@ -56,7 +56,7 @@ def test_estimates_follow_dtype_and_keep_wans_vae_in_float32(home: Path, cli: Ca
 
 
 def test_eviction_under_a_budget_that_fits_two_of_three(home: Path, cli: Callable[..., Result]) -> None:
-    from ourvidz_cli.engine.manager import Engine
+    from ourvidz_cli.engine.models.manager import Engine
 
     cli("--smoke", "job-types")
     cat = smoke_catalog(home)
@@ -357,7 +357,7 @@ def test_wan_encoder_stays_in_ram_when_the_budget_is_tight(home: Path, cli: Call
     encodes there, and the video is the same as with everything on the device."""
     from ourvidz_cli.engine.families.request import GenRequest
     from ourvidz_cli.engine.families.wan import FAMILY as wan
-    from ourvidz_cli.engine.manager import Engine
+    from ourvidz_cli.engine.models.manager import Engine
 
     cli("--smoke", "job-types")
     cfg = smoke_catalog(home).models["wan"].as_ref()
@@ -402,7 +402,7 @@ def test_compile_runs_and_is_reused_across_jobs(home: Path, cli: Callable[..., R
     from torch._dynamo.eval_frame import OptimizedModule
     from torch._dynamo.utils import counters
 
-    from ourvidz_cli.engine.handle import EngineHandle
+    from ourvidz_cli.engine.models.handle import EngineHandle
 
     for prompt in ("waves", "more waves"):
         cli("--smoke", "queue", "add", "video_fast", prompt, "--seed", "4")

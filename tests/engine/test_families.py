@@ -17,7 +17,7 @@ from ourvidz_cli.errors import CatalogError
 
 @pytest.fixture(scope="module")
 def torch():  # noqa: ANN201
-    from ourvidz_cli.engine import libraries
+    from ourvidz_cli.engine.models import libraries
 
     libraries.quiet()
     import torch

@@ -29,7 +29,7 @@ def lora_home(home: Path, smoke_root: Path) -> Path:
 def _sdxl_pipe(home: Path) -> Any:
     """The pipeline this home's jobs ran on (other tests in this process may hold other SDXL pipelines)."""
     from ourvidz_cli.catalog.job import ModelRef
-    from ourvidz_cli.engine.manager import _ENGINES
+    from ourvidz_cli.engine.models.manager import _ENGINES
 
     (engine,) = _ENGINES.values()
     model = ModelRef.from_dict(json.loads(jobs(home)[0]["config"])["model"])

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ourvidz_cli.catalog.job import ModelRef
-from ourvidz_cli.engine.model_store import estimate_bytes
-from ourvidz_cli.engine.weights import pull_patterns
+from ourvidz_cli.engine.models.model_store import estimate_bytes
+from ourvidz_cli.engine.models.weights import pull_patterns
 from tests.conftest import Result
 
 # Parameter counts of stabilityai/stable-diffusion-xl-base-1.0's components (their fp32 files are these

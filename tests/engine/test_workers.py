@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ourvidz_cli.catalog.load import load_catalog
 from ourvidz_cli.catalog.resolve import resolve_job
-from ourvidz_cli.engine.smoke import smoke_catalog_path
+from ourvidz_cli.engine.models.smoke import smoke_catalog_path
 from ourvidz_cli.ledger import Ledger
 from ourvidz_cli.queue import Worker
 from tests.conftest import jobs, spawn, wait_for

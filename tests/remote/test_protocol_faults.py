@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ourvidz_cli.app import App, Settings
-from ourvidz_cli.engine.report import Outcome
+from ourvidz_cli.engine.jobs.report import Outcome
 from ourvidz_cli.queue import COMPLETED, QUEUED, ClaimOrder, Worker
 from ourvidz_cli.remote.outage import PatientTransport
 from ourvidz_cli.remote.redis_queue import RedisQueue

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ourvidz_cli.engine.report import Outcome, SilentReporter
+from ourvidz_cli.engine.jobs.report import Outcome, SilentReporter
 from ourvidz_cli.ledger import Ledger
 from ourvidz_cli.queue import Worker
 from ourvidz_cli.warm.presence import RecordingReporter, ThreadLedgers

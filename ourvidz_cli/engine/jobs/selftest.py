@@ -13,7 +13,7 @@ from typing import Any
 from ourvidz_cli.catalog.job import ModelRef
 from ourvidz_cli.engine.families import registry
 from ourvidz_cli.engine.families.request import GenRequest
-from ourvidz_cli.engine.residency import load_dtype
+from ourvidz_cli.engine.models.residency import load_dtype
 
 SEED = 1234
 STEPS = 3

@@ -13,17 +13,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ourvidz_cli.engine import libraries
+from ourvidz_cli.engine.models import libraries
 
 libraries.quiet()
 
 import torch  # noqa: E402  (after the libraries are told to be quiet)
 
 from ourvidz_cli.catalog.job import ModelRef  # noqa: E402
-from ourvidz_cli.engine.device import dtype_name, pick_device, pick_dtype  # noqa: E402
 from ourvidz_cli.engine.families.registry import family  # noqa: E402
-from ourvidz_cli.engine.model_store import parse_bytes  # noqa: E402
-from ourvidz_cli.engine.residency import Key, Residency, model_key, placement  # noqa: E402
+from ourvidz_cli.engine.models.device import dtype_name, pick_device, pick_dtype  # noqa: E402
+from ourvidz_cli.engine.models.model_store import parse_bytes  # noqa: E402
+from ourvidz_cli.engine.models.residency import Key, Residency, model_key, placement  # noqa: E402
 from ourvidz_cli.errors import OurvidzError  # noqa: E402
 
 HEADROOM_BYTES = 2 * 2**30  # activations, the CUDA context and the allocator's slack

@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ourvidz_cli.engine.heartbeat import Heartbeat
-from ourvidz_cli.engine.report import Outcome
+from ourvidz_cli.engine.jobs.heartbeat import Heartbeat
+from ourvidz_cli.engine.jobs.report import Outcome
 from ourvidz_cli.queue import Job, JobQueue
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from ourvidz_cli.catalog.job import Lora, ModelRef
 from ourvidz_cli.catalog.schema import Catalog, Model
 from ourvidz_cli.engine.families.registry import family
-from ourvidz_cli.engine.weights import (
+from ourvidz_cli.engine.models.weights import (
     CANONICAL,
     ITEMSIZE,
     check_checkpoint,

@@ -6,8 +6,8 @@ import os
 
 import torch
 
-from ourvidz_cli.engine.device_names import check_device_name
-from ourvidz_cli.engine.residency import load_dtype
+from ourvidz_cli.engine.models.device_names import check_device_name
+from ourvidz_cli.engine.models.residency import load_dtype
 from ourvidz_cli.errors import UsageError
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}

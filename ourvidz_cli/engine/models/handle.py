@@ -24,7 +24,7 @@ class EngineHandle:
     def engine(self) -> Any:
         if self._engine is None:
             self.on_start("starting torch")
-            from ourvidz_cli.engine.manager import shared_engine
+            from ourvidz_cli.engine.models.manager import shared_engine
 
             self._engine = shared_engine(self.device_choice, self.vram_budget)
             self._engine.compile = self.compile

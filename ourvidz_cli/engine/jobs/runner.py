@@ -14,7 +14,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +22,13 @@ from ourvidz_cli.catalog.fingerprint import at_run
 from ourvidz_cli.catalog.job import JobConfig
 from ourvidz_cli.catalog.resolve import JobSpec
 from ourvidz_cli.catalog.revisions import commits_of, pin_config
-from ourvidz_cli.engine import oom, writer
-from ourvidz_cli.engine.attempt import Attempt
-from ourvidz_cli.engine.handle import EngineHandle
-from ourvidz_cli.engine.heartbeat import Heartbeat, JobStopped, settle
-from ourvidz_cli.engine.prompt_stage import PromptStage
-from ourvidz_cli.engine.report import Outcome, Reporter, SilentReporter
+from ourvidz_cli.engine.jobs import oom, writer
+from ourvidz_cli.engine.jobs.attempt import Attempt
+from ourvidz_cli.engine.jobs.heartbeat import Heartbeat, JobStopped, settle
+from ourvidz_cli.engine.jobs.options import RunOptions
+from ourvidz_cli.engine.jobs.prompt_stage import PromptStage
+from ourvidz_cli.engine.jobs.report import Outcome, Reporter, SilentReporter
+from ourvidz_cli.engine.models.handle import EngineHandle
 from ourvidz_cli.errors import Interrupted, OurvidzError, as_disk_full
 from ourvidz_cli.library import joblog, outputs
 from ourvidz_cli.queue import CANCELED, COMPLETED, FAILED, QUEUED, Job, JobQueue, Worker, lease_seconds
@@ -36,20 +37,6 @@ from ourvidz_cli.queue import CANCELED, COMPLETED, FAILED, QUEUED, Job, JobQueue
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if isinstance(exc, OurvidzError) else f"{type(exc).__name__}: {text}"
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    device: str | None = None
-    vram_budget: str | None = None  # "20GB"; default: the device's memory minus headroom
-    order: str = "smart"  # or "fifo"
-    max_wait_s: float = 1800.0  # a job kept waiting behind other work this long runs next
-    compile: bool = False
-    # Qwen's batch while it is loaded: bounded, or the first output of a big backlog waits for every
-    # answer (about 15 s each at the seed's figures). The rest are enhanced when Qwen next loads.
-    enhance_batch: int = 32
-    enhance_batch_s: float = 120.0
-    deterministic: bool = False  # `rerun --exact`: engine.determinism's settings before anything loads
 
 
 class Runner:
@@ -62,7 +49,7 @@ class Runner:
         o = self.options
         self.deterministic: dict[str, Any] | None = None
         if o.deterministic:
-            from ourvidz_cli.engine.determinism import make_deterministic
+            from ourvidz_cli.engine.jobs.determinism import make_deterministic
 
             self.deterministic = make_deterministic()
         self.engine = engine or EngineHandle(o.device, o.vram_budget, o.compile, on_start=self.reporter.phase)
@@ -182,7 +169,7 @@ class Runner:
 
     def render(self, attempt: Attempt) -> None:
         """Enhance, load and generate, measuring the device's peak memory; the pixels stay in `attempt`."""
-        from ourvidz_cli.engine.memory import PeakMemory
+        from ourvidz_cli.engine.models.memory import PeakMemory
 
         job_id = attempt.job["id"]
         device = self.engine.engine.device
@@ -289,7 +276,7 @@ class Runner:
 
     def run_queue(self, max_jobs: int | None = None, watch: bool = False, poll_s: float = 2.0) -> list[Outcome]:
         """Claim and run jobs until the queue is empty (`watch`: for ever), writing each job's outputs
-        while the next one renders (engine.batch)."""
-        from ourvidz_cli.engine import batch
+        while the next one renders (engine.jobs.batch)."""
+        from ourvidz_cli.engine.jobs import batch
 
         return batch.run_queue(self, max_jobs, watch, poll_s)

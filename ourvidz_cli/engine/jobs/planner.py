@@ -1,6 +1,6 @@
 """`queue plan`: what `queue run` will do, without doing it. The order comes from the scheduler's own
 query (`Ledger.replay`), the loads and evictions from the engine's own residency rules
-(`engine.residency`) under the same budget, and the times from this machine's past jobs in the ledger.
+(`engine.models.residency`) under the same budget, and the times from this machine's past jobs in the ledger.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from ourvidz_cli.catalog.job import ModelRef
 from ourvidz_cli.catalog.revisions import pin_config
-from ourvidz_cli.engine.residency import Residency, load_dtype, model_key, placement
+from ourvidz_cli.engine.models.residency import Residency, load_dtype, model_key, placement
 from ourvidz_cli.queue import ClaimOrder, Job
 
 LOADED_S = 0.05  # in ledgers from before model_load_s: a load time above this was a load, not a warm hit
@@ -100,13 +100,13 @@ class Estimates:
 
 def device_and_budget(device: str | None, budget: str | None) -> tuple[str, int]:
     """As a run would pick them; torch is asked only for what the options and environment leave open."""
-    from ourvidz_cli.engine.model_store import parse_bytes
+    from ourvidz_cli.engine.models.model_store import parse_bytes
 
     device = device or os.environ.get("OURVIDZ_DEVICE")
     budget = budget or os.environ.get("OURVIDZ_VRAM_BUDGET")
     if device in (None, "", "auto") or not budget:
-        from ourvidz_cli.engine.device import pick_device
-        from ourvidz_cli.engine.manager import device_budget
+        from ourvidz_cli.engine.models.device import pick_device
+        from ourvidz_cli.engine.models.manager import device_budget
 
         device = pick_device(device or None)
         return device, parse_bytes(budget) if budget else device_budget(device)

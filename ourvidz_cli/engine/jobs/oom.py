@@ -43,7 +43,7 @@ def is_out_of_memory(exc: BaseException) -> bool:
 def generate_with_fallback(engine: Any, family: Any, model: Any, pipe: Any, generate: Callable[[], Any],
                            fell_back: Callable[[str], None], also: tuple[Any, ...] = ()) -> Any:
     """Generate; out of memory once, free it, switch the pipeline to offload and tiling, and retry."""
-    from ourvidz_cli.engine.manager import free_device_memory
+    from ourvidz_cli.engine.models.manager import free_device_memory
 
     try:
         return generate()

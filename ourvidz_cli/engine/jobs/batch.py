@@ -1,21 +1,43 @@
 """Running the queue: claim in the scheduler's order, render each job on the device while the previous
-job's outputs are written on the writer thread (engine.writer), until the queue is empty (or, watching,
+job's outputs are written on the writer thread (engine.jobs.writer), until the queue is empty (or, watching,
 for ever)."""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
 
-from ourvidz_cli.engine.report import Outcome
-from ourvidz_cli.engine.writer import OutputWriter
+from ourvidz_cli.engine.jobs.attempt import Attempt
+from ourvidz_cli.engine.jobs.options import RunOptions
+from ourvidz_cli.engine.jobs.report import Outcome, Reporter
+from ourvidz_cli.engine.jobs.writer import OutputWriter
 from ourvidz_cli.errors import Interrupted
 from ourvidz_cli.library import outputs
 from ourvidz_cli.paths import outputs_dir
-from ourvidz_cli.queue import FAILED, ClaimOrder, Job, JobQueue
+from ourvidz_cli.queue import FAILED, ClaimOrder, Job, JobQueue, Worker
 
-if TYPE_CHECKING:
-    from ourvidz_cli.engine.runner import Runner
+
+class Runner(Protocol):
+    """What the queue loop needs of the runner (engine.jobs.runner.Runner): its queue, identity and
+    options, and the three stages of one job (begin, render, finish) with their guard."""
+
+    home: Path
+    queue: JobQueue
+    worker: Worker
+    lease_s: float
+    options: RunOptions
+    reporter: Reporter
+    engine: Any  # an EngineHandle: resident() names the loaded models
+    after_job: Callable[[Outcome], None] | None
+    wait_idle: Callable[[float], None]
+
+    def begin(self, job: Job) -> Attempt: ...
+    def render(self, attempt: Attempt) -> None: ...
+    def guard(self, attempt: Attempt, stage: Callable[[Attempt], None]) -> bool: ...
+    def give_back(self, attempt: Attempt, reason: str) -> None: ...
+    def finish(self, attempt: Attempt, rendered: bool) -> Outcome: ...
 
 
 def run_queue(runner: Runner, max_jobs: int | None, watch: bool, poll_s: float) -> list[Outcome]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ourvidz_cli.catalog.job import ModelRef
 from ourvidz_cli.engine.families.registry import family
-from ourvidz_cli.engine.model_store import estimate_bytes
+from ourvidz_cli.engine.models.model_store import estimate_bytes
 
 Key = tuple[str, str, str, str]
 

@@ -29,7 +29,7 @@ def refresh_catalog(home: Path) -> None:
 
 
 def is_built(home: Path) -> bool:
-    from ourvidz_cli.engine import smoke_extras
+    from ourvidz_cli.engine.models import smoke_extras
 
     root = smoke_dir(home)
     return smoke_catalog_path(home).is_file() and smoke_extras.built(root) and all(
@@ -38,7 +38,7 @@ def is_built(home: Path) -> bool:
 
 def init_smoke(home: Path, force: bool = False) -> Path:
     """Build whatever smoke model is missing, then write the smoke catalog; returns its path."""
-    from ourvidz_cli.engine import libraries
+    from ourvidz_cli.engine.models import libraries
 
     libraries.quiet()
     root = smoke_dir(home)
@@ -52,7 +52,7 @@ def init_smoke(home: Path, force: bool = False) -> Path:
             (staging / ".complete").write_text("built by ourvidz models init-smoke\n")
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
-    from ourvidz_cli.engine import smoke_extras
+    from ourvidz_cli.engine.models import smoke_extras
 
     smoke_extras.build(root, force)  # after the SDXL it is made from
     catalog = smoke_catalog_path(home)

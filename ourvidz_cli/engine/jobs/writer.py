@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from ourvidz_cli.engine.report import Outcome
+from ourvidz_cli.engine.jobs.report import Outcome
 
 
 def fault_delay() -> None:

@@ -5,14 +5,25 @@ need it."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from ourvidz_cli.engine.heartbeat import Heartbeat
-from ourvidz_cli.engine.report import Outcome
-from ourvidz_cli.queue import Job
+from ourvidz_cli.engine.jobs.heartbeat import Heartbeat
+from ourvidz_cli.engine.jobs.options import RunOptions
+from ourvidz_cli.engine.jobs.report import Outcome, Reporter
+from ourvidz_cli.queue import Job, JobQueue, Worker
 
-if TYPE_CHECKING:
-    from ourvidz_cli.engine.runner import Runner
+
+class Runner(Protocol):
+    """What the prompt stage needs of the runner (engine.jobs.runner.Runner) that owns it."""
+
+    queue: JobQueue
+    worker: Worker
+    cache: Any  # the enhancement cache (ledger.enhancements)
+    engine: Any  # the EngineHandle Qwen loads through
+    options: RunOptions
+    reporter: Reporter
+
+    def log(self, job_id: int, text: str) -> None: ...
 
 
 class PromptStage:
