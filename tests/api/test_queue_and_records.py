@@ -3,6 +3,7 @@ line answering from the same objects: what `ourvidz ... --json` prints is what t
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,13 +71,18 @@ def test_enhance_answers_then_answers_from_the_cache(cli: Callable[..., Result],
         Studio(home=home, smoke=True).enhance("x", "no-such-target")
 
 
-def test_a_failed_rerun_is_typed_and_exact_refuses_compile(home: Path, tmp_path: Path) -> None:
+def test_a_failed_rerun_is_typed_and_exact_refuses_compile(home: Path, tmp_path: Path, smoke_root: Path) -> None:
     with Studio(home=home, smoke=True, compile=True) as studio, pytest.raises(UsageError, match="--exact"):
         studio.rerun(1, exact=True)
-    with Studio(home=home, smoke=True) as studio:
-        done = studio.generate("sdxl_image_fast", "a dune", seed=2, steps=1, count=1, use_worker=False)
-        (Path(done.outputs[0]).parents[2] / "smoke" / "models" / "sdxl" / "unet").rename(tmp_path / "unet")
-    with Studio(home=home, smoke=True) as studio, pytest.raises(JobFailed) as failed:
+    own = tmp_path / "sdxl"  # a copy: the smoke models are shared by every test
+    shutil.copytree(smoke_root / "models" / "sdxl", own)
+    catalog = tmp_path / "own.toml"
+    catalog.write_text(f'base = "default"\n[models.sdxl]\nrepo = false\npath = "{own}"\ndtype = "float32"\n'
+                       'vae = false\n')
+    with Studio(home=home, config=catalog) as studio:
+        done = studio.generate("sdxl_image_fast", "a dune", seed=2, steps=1, count=1, size="64x64", use_worker=False)
+    shutil.rmtree(own / "unet")
+    with Studio(home=home, config=catalog) as studio, pytest.raises(JobFailed) as failed:
         studio.rerun(done.job_id, use_worker=False)
     assert failed.value.result.status == "failed" and failed.value.result.error
     assert {j["id"]: j["rerun_of"] for j in jobs(home)}[failed.value.result.job_id] == done.job_id
