@@ -9,6 +9,11 @@ from pathlib import Path
 from typing import Any
 
 
+def set_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The options a caller set: a flag left off arrives as None or False."""
+    return {k: v for k, v in options.items() if v is not None and v is not False}
+
+
 class ImageOptions:
     def __init__(self, image: str | None = None, strength: str | None = None, mask: str | None = None,
                  invert_mask: bool = False, fit: str | None = None, video: str | None = None,

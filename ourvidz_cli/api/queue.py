@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ourvidz_cli.api.events import Event, EventReporter
+from ourvidz_cli.api.inputs import set_options
 from ourvidz_cli.api.result import Result
 from ourvidz_cli.errors import UsageError
 
@@ -71,7 +72,7 @@ class QueueApi:
 
     def add_file(self, path: str | Path, **defaults: Any) -> list[int]:
         """Every job of a .jsonl or .csv file (`defaults` for what a line leaves out); a bad line queues none."""
-        return self._rang(self.studio.app.enqueue_file(Path(path), _given(defaults)))
+        return self._rang(self.studio.app.enqueue_file(Path(path), set_options(defaults)))
 
     def rerun(self, job_id: int, seed: int | None = None) -> list[int]:
         """Queue a job again from its stored settings (the same seed unless `seed`); the new id in a list."""
@@ -117,8 +118,3 @@ class QueueApi:
     def retry(self, job_id: int) -> None:
         """Put a failed or canceled job back in the queue, with fresh attempts."""
         self.studio.app.ledger.queue.retry(job_id)
-
-
-def _given(options: dict[str, Any]) -> dict[str, Any]:
-    """The options a caller set (a flag left off is None or False)."""
-    return {k: v for k, v in options.items() if v is not None and v is not False}

@@ -118,13 +118,12 @@ class Studio:
 
     def inputs(self, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         """The input files among `options`, checked (not yet stored), and the options a job resolves from."""
-        from ourvidz_cli.api.inputs import ImageOptions
+        from ourvidz_cli.api.inputs import ImageOptions, set_options
 
         options = dict(options)
         # ImageOptions names the repeatable --ref-image by what it holds: `refs`.
         images = ImageOptions(**{"refs" if k == "ref_image" else k: options.pop(k) for k in INPUTS if k in options})
-        given = {k: v for k, v in options.items() if v is not None and v is not False}
-        return images, {**given, **images.overrides()}
+        return images, {**set_options(options), **images.overrides()}
 
     def run(self, spec: Any, *, use_worker: bool = True, reuse: bool = True,
             on_progress: Callable[[Event], None] | None = None, strict: bool = True) -> Result:

@@ -60,14 +60,15 @@ def header_keys(path: Path, where: str) -> list[str]:
         raise UsageError(f"{where}: {path} is not a safetensors file; LoRAs are taken as .safetensors") from None
 
 
+def _families(keys: list[str]) -> list[str]:
+    """The model families whose LoRA tensor names appear among `keys`."""
+    return [kind for kind, marker in MARKERS.items() if any(marker.search(k) for k in keys)]
+
+
 def _check_family(path: Path, kind: str, where: str) -> None:
-    keys = header_keys(path, where)
-    own = MARKERS.get(kind)
-    if own is not None and any(own.search(k) for k in keys):
-        return
-    for other, marker in MARKERS.items():
-        if other != kind and any(marker.search(k) for k in keys):
-            raise UsageError(f"{where}: {path.name} is a LoRA for {other} models, not for {kind}")
+    found = _families(header_keys(path, where))
+    if found and kind not in found:
+        raise UsageError(f"{where}: {path.name} is a LoRA for {found[0]} models, not for {kind}")
 
 
 def _file(name: str, catalog_loras: dict[str, Any], lora_dir: Path | None, where: str) -> tuple[Path, str]:
@@ -129,5 +130,4 @@ def job_loras(prompt: str, specs: list[str], kind: str, catalog_loras: dict[str,
 
 def family_of(path: Path) -> str | None:
     """The model family a LoRA file's tensor names belong to, when they say."""
-    keys = header_keys(path, path.name)
-    return next((kind for kind, marker in MARKERS.items() if any(marker.search(k) for k in keys)), None)
+    return next(iter(_families(header_keys(path, path.name))), None)

@@ -24,19 +24,22 @@ def _starting(names: list[str], incomplete: str) -> list[str]:
     return [n for n in names if n.startswith(incomplete)]
 
 
-def job_types(incomplete: str) -> list[str]:
+def _catalog_names(table: str, incomplete: str) -> list[str]:
+    """The names of one of the catalog's tables ("job_types", "models", "buckets") that start so."""
     cat = _catalog()
-    return _starting(list(cat.job_types) if cat else [], incomplete)
+    return _starting(list(getattr(cat, table)) if cat else [], incomplete)
+
+
+def job_types(incomplete: str) -> list[str]:
+    return _catalog_names("job_types", incomplete)
 
 
 def models(incomplete: str) -> list[str]:
-    cat = _catalog()
-    return _starting(list(cat.models) if cat else [], incomplete)
+    return _catalog_names("models", incomplete)
 
 
 def buckets(incomplete: str) -> list[str]:
-    cat = _catalog()
-    return _starting(list(cat.buckets) if cat else [], incomplete)
+    return _catalog_names("buckets", incomplete)
 
 
 def samplers(incomplete: str) -> list[str]:

@@ -157,8 +157,10 @@ def _other(ws: Any, what: str, grid_id: str | None, sheet: tuple[int, bool, str 
         _report(int(grid_id), [], render(ws.ledger, ws.home, int(grid_id), cell, block, fetch), as_json)
         return
     found = ws.ledger.grids.get(int(grid_id))
-    for c in found["definition"]["cells"]:
-        c["status"] = ws.ledger.jobs.get(c["job_id"])["status"] if "job_id" in c else "on the shared queue"
+    cells = found["definition"]["cells"]
+    status = ws.ledger.jobs.statuses([c["job_id"] for c in cells if "job_id" in c])
+    for c in cells:
+        c["status"] = status.get(c["job_id"], "not in the ledger") if "job_id" in c else "on the shared queue"
     if as_json:
         emit_json(found)
         return

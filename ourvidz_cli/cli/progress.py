@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from ourvidz_cli.api.events import Event, EventReporter, JobFinished, JobStarted, Phase, Step
+from ourvidz_cli.api.events import Event, JobFinished, JobStarted, Phase, Step
 
 SMOKE_NOTE = "  [dim](smoke profile: tiny random-weight models, outputs are noise)[/dim]"
 STATUS_STYLE = {"completed": "green", "failed": "red", "canceled": "yellow"}
@@ -62,7 +62,3 @@ class ConsoleProgress:
         # Named: with writes overlapped, the next job's header is already above this line.
         self.console.print(f"  job {event.job_id} [{style}]{event.status}[/{style}]{detail}")
 
-
-def ConsoleReporter(quiet: bool = False) -> EventReporter:  # noqa: N802  (it stands where a class stood)
-    """An engine Reporter whose reports become events drawn on stderr."""
-    return EventReporter(ConsoleProgress(quiet))

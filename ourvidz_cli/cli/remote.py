@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,25 +16,15 @@ QueueOpt = Annotated[str | None, typer.Option(
     "UPSTASH_REDIS_REST_URL/TOKEN); env OURVIDZ_QUEUE. Default: this machine's ledger.")]
 
 
-def open_queue(url: str) -> Any:
-    from ourvidz_cli.remote.redis_queue import RedisQueue
-    from ourvidz_cli.remote.transport import open_transport
-
-    return RedisQueue(open_transport(url))
-
-
-def user_id() -> str | None:
-    return os.environ.get("OURVIDZ_SUPABASE_USER_ID", "").strip() or None
-
-
 def add(ws: Any, url: str, job_type: str | None, prompt: str | None, file: Path | None,
         opts: dict[str, Any], as_json: bool) -> None:
     """Validate every job against this machine's catalog, then push them all."""
-    from ourvidz_cli.remote.worker_queue import push_specs
+    from ourvidz_cli.remote.redis_queue import open_queue
+    from ourvidz_cli.remote.worker_queue import push_specs, pushing_user
 
     specs = ws.specs_from_file(file, opts) if file is not None else [ws.resolve(job_type, prompt, opts)]
     redis = open_queue(url)
-    ids = push_specs(redis, ws.catalog, specs, user_id())
+    ids = push_specs(redis, ws.catalog, specs, pushing_user())
     if as_json:
         emit_json({"job_ids": ids, "queue": redis.display})
         return
@@ -44,6 +33,8 @@ def add(ws: Any, url: str, job_type: str | None, prompt: str | None, file: Path 
 
 
 def cancel(url: str, job_id: str, as_json: bool) -> None:
+    from ourvidz_cli.remote.redis_queue import open_queue
+
     result = open_queue(url).cancel(job_id)
     if as_json:
         emit_json({"job_id": job_id, "result": result})
@@ -52,6 +43,8 @@ def cancel(url: str, job_id: str, as_json: bool) -> None:
 
 
 def status(url: str, as_json: bool) -> None:
+    from ourvidz_cli.remote.redis_queue import open_queue
+
     report = open_queue(url).status()
     if as_json:
         emit_json(report)

@@ -12,7 +12,7 @@ import typer
 
 from ourvidz_cli.cli.options import BudgetOpt, CompileOpt, DeviceOpt, JsonOpt
 from ourvidz_cli.cli.output import emit_json, err_console, out_console, table, when
-from ourvidz_cli.cli.remote import QueueOpt, open_queue
+from ourvidz_cli.cli.remote import QueueOpt
 from ourvidz_cli.cli.root import sub_app, workspace
 from ourvidz_cli.cli.run import RunFlags, make_runner, sigterm_as_interrupt
 from ourvidz_cli.errors import UsageError
@@ -42,6 +42,7 @@ def _build(url: str, models: str | None, local_results: bool, flags: RunFlags, p
     from ourvidz_cli.queue import Worker
     from ourvidz_cli.remote.outage import PatientTransport
     from ourvidz_cli.remote.presence import Presence
+    from ourvidz_cli.remote.redis_queue import open_queue
     from ourvidz_cli.remote.results import Results
     from ourvidz_cli.remote.worker_queue import RemoteJobQueue, served_queues
 

@@ -14,17 +14,18 @@ Fetch = Callable[[str], "list[Path] | None"]
 
 def cell_files(ledger: Any, home: Path, job_id: int) -> list[Path]:
     """A cell job's output files (a repeat answered by skip repeats: its original's)."""
-    job = ledger.jobs.get(job_id)
     assets = ledger.assets.for_job(job_id)
-    if not assets and job.get("reused_from"):
-        return cell_files(ledger, home, job["reused_from"])
-    return [home / a["path"] for a in assets]
+    if assets:
+        return [home / a["path"] for a in assets]
+    reused_from = ledger.jobs.get(job_id).get("reused_from")
+    return cell_files(ledger, home, reused_from) if reused_from else []
 
 
 def _files(ledger: Any, home: Path, definition: dict[str, Any], fetch: Fetch | None) -> dict[int, list[Path] | None]:
     """Each cell's output files (by its index), None while it is not done. A cell on the shared queue is
     read back with `fetch` (remote.grid_cells)."""
     out: dict[int, list[Path] | None] = {}
+    status = ledger.jobs.statuses([c["job_id"] for c in definition["cells"] if "job_id" in c])
     for k, c in enumerate(definition["cells"]):
         if "remote_id" in c:
             if fetch is None:
@@ -32,8 +33,7 @@ def _files(ledger: Any, home: Path, definition: dict[str, Any], fetch: Fetch | N
                                    "--queue URL to fetch their outputs")
             out[k] = fetch(c["remote_id"])
         else:
-            done = ledger.jobs.get(c["job_id"])["status"] == "completed"
-            out[k] = cell_files(ledger, home, c["job_id"]) if done else None
+            out[k] = cell_files(ledger, home, c["job_id"]) if status.get(c["job_id"]) == "completed" else None
     return out
 
 

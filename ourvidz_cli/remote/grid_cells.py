@@ -16,24 +16,19 @@ Fetch = Callable[[str], list[Path] | None]
 
 def push_cells(url: str, catalog: Any, specs: list[Any]) -> tuple[list[str], str]:
     """The items' ids, and the queue as it may be shown (no password)."""
-    import os
+    from ourvidz_cli.remote.redis_queue import open_queue
+    from ourvidz_cli.remote.worker_queue import push_specs, pushing_user
 
-    from ourvidz_cli.remote.redis_queue import RedisQueue
-    from ourvidz_cli.remote.transport import open_transport
-    from ourvidz_cli.remote.worker_queue import push_specs
-
-    redis = RedisQueue(open_transport(url))
-    user = os.environ.get("OURVIDZ_SUPABASE_USER_ID", "").strip() or None
-    return push_specs(redis, catalog, specs, user), redis.display
+    redis = open_queue(url)
+    return push_specs(redis, catalog, specs, pushing_user()), redis.display
 
 
 def fetcher(url: str, home: Path) -> Fetch:
     """What `grid render` reads a remote cell's outputs with: None while the cell is not done."""
-    from ourvidz_cli.remote.redis_queue import RedisQueue
-    from ourvidz_cli.remote.transport import open_transport
+    from ourvidz_cli.remote.redis_queue import open_queue
     from ourvidz_cli.sync.client import SupabaseConfig, client_from_env
 
-    redis = RedisQueue(open_transport(url))
+    redis = open_queue(url)
     client = client_from_env(SupabaseConfig.from_env())
     cache = home / "grids" / "cells"
 

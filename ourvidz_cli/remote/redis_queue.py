@@ -199,3 +199,10 @@ class RedisQueue:
     def head_created_at(self, queue: str) -> str | None:
         """The raw head item (the next to be claimed), for the routing's wait bound."""
         return self.t.execute("LINDEX", queue, -1)
+
+
+def open_queue(url: str) -> RedisQueue:
+    """The shared queue at `url` (redis://, rediss://, or Upstash's REST https://)."""
+    from ourvidz_cli.remote.transport import open_transport
+
+    return RedisQueue(open_transport(url))

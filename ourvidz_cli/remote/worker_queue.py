@@ -39,6 +39,13 @@ def served_queues(catalog: Any, kinds: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(wanted))
 
 
+def pushing_user() -> str | None:
+    """The user the pushed items are for (OURVIDZ_SUPABASE_USER_ID), as the web app's items name theirs."""
+    import os
+
+    return os.environ.get("OURVIDZ_SUPABASE_USER_ID", "").strip() or None
+
+
 def push_specs(redis: RedisQueue, catalog: Any, specs: Sequence[JobSpec], user_id: str | None) -> list[str]:
     """Producer: each job onto its queue in order; returns the new job ids."""
     by_queue: dict[str, list[str]] = {}

@@ -51,3 +51,32 @@ def test_the_png_and_the_job_record_the_variation(cli: Callable[..., Result], tm
     refused = cli("--smoke", "generate", "video_fast", "x", "--variation-seed", "3", "--first-frame",
                   str(tmp_path / "first.png"))
     assert refused.code == 2 and "does not apply with --image, --video or reference frames" in refused.err
+
+
+def test_a_half_variation_gives_diffusers_own_pixels_for_the_blended_noise(cli: Callable[..., Result],
+                                                                          smoke_root: Path) -> None:
+    """The wiring against diffusers itself: the same pipeline handed, as its latents, the blend of the two
+    seeds' noise (drawn here with diffusers' own randn_tensor), with the seed's generator after that draw."""
+    import torch
+    from diffusers import StableDiffusionXLPipeline
+    from diffusers.utils.torch_utils import randn_tensor
+
+    from ourvidz_cli.engine.families.variation import slerp
+
+    ours = cli("--smoke", "generate", "sdxl_image_fast", "a lighthouse", "--seed", "1", "--steps", "3", "--count",
+               "2", "--guidance", "5", "--negative", "", "--variation-seed", "9", "--variation-strength", "0.5",
+               "--no-worker", "--json")
+    assert ours.code == 0, ours.err
+    pipe = StableDiffusionXLPipeline.from_pretrained(smoke_root / "models" / "sdxl", dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    config = cli("jobs", "show", str(ours.json()["job_id"]), "--json").json()["config"]
+    scale = pipe.vae_scale_factor
+    shape = (2, pipe.unet.config.in_channels, config["height"] // scale, config["width"] // scale)
+    generator = torch.Generator("cpu").manual_seed(1)
+    own = randn_tensor(shape, generator=generator, dtype=torch.float32)
+    other = randn_tensor(shape, generator=torch.Generator("cpu").manual_seed(9), dtype=torch.float32)
+    want = pipe(prompt="a lighthouse", num_inference_steps=3, guidance_scale=5.0, num_images_per_prompt=2,
+                width=config["width"], height=config["height"], latents=slerp(0.5, own, other), generator=generator,
+                output_type="pil").images
+    got = [np.asarray(Image.open(p).convert("RGB")) for p in ours.json()["outputs"]]
+    assert all(np.array_equal(g, np.asarray(w.convert("RGB"))) for g, w in zip(got, want, strict=True))

@@ -80,3 +80,26 @@ def test_search_finds_the_template_and_the_words(cli: Callable[..., Result], hom
     for query in ("__colors__", words.split()[1], "colo*"):  # plain text, and full-text (prefix syntax)
         found = cli("assets", "list", "--search", query, "--json").json()
         assert [a["job_id"] for a in found] == [made.json()["job_id"]], query
+
+
+def test_per_image_prompts_give_diffusers_own_pixels(cli: Callable[..., Result], cards: Path,
+                                                     smoke_root: Path) -> None:
+    """An SDXL batch with one prompt per image is diffusers' pipeline called with that list of prompts."""
+    import numpy as np
+    import torch
+    from diffusers import StableDiffusionXLPipeline
+    from PIL import Image
+
+    res = cli("--smoke", "generate", "sdxl_image_fast", "a {red|blue|green} __numbers__ kite", "--seed", "2",
+              "--steps", "2", "--count", "3", "--guidance", "5", "--negative", "", "--per-image", "--no-worker",
+              "--json")
+    assert res.code == 0, res.err
+    config = cli("jobs", "show", str(res.json()["job_id"]), "--json").json()["config"]
+    assert len(set(config["per_image"])) > 1
+    pipe = StableDiffusionXLPipeline.from_pretrained(smoke_root / "models" / "sdxl", dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+    want = pipe(prompt=list(config["per_image"]), num_inference_steps=2, guidance_scale=5.0, num_images_per_prompt=1,
+                width=config["width"], height=config["height"], generator=torch.Generator("cpu").manual_seed(2),
+                output_type="pil").images
+    got = [np.asarray(Image.open(p).convert("RGB")) for p in res.json()["outputs"]]
+    assert all(np.array_equal(g, np.asarray(w.convert("RGB"))) for g, w in zip(got, want, strict=True))
